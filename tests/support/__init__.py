@@ -1,0 +1,1 @@
+"""Helpers that start the real processes the tests talk to (dev agent, litellm proxy)."""
