@@ -1,0 +1,71 @@
+"""What the client receives when governance says no, or cannot answer.
+
+LiteLLM turns an `HTTPException` raised by a guardrail into the route's own error envelope
+(OpenAI's `{"error": {...}}`, Anthropic's on `/v1/messages`): `detail["error"]` becomes the
+message and the whole detail dict lands under `error.provider_specific_fields`. So every
+refusal here is an `HTTPException` with a machine-readable `code`.
+
+Status codes are chosen so that OpenAI and Anthropic SDKs do *not* retry on their own (they
+retry 408, 409, 429 and every 5xx): a policy block must not be re-sent three times. The one
+5xx is 503 for "AxonFlow cannot answer and fail_open is false": there a retry is right.
+A plain exception escaping a hook would be a 500; the guardrail never lets one out.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from fastapi import HTTPException
+
+__all__ = ["ErrorCode", "governance_error"]
+
+
+class ErrorCode(enum.StrEnum):
+    """The `code` field of every error the guardrail returns. Documented in the README."""
+
+    POLICY_DENIED = "policy_denied"
+    OUTPUT_BLOCKED = "output_blocked"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    GOVERNANCE_REJECTED = "governance_rejected"
+    GOVERNANCE_UNAVAILABLE = "governance_unavailable"
+    REQUEST_TOO_LARGE = "request_too_large_to_check"
+    REDACTION_FAILED = "redaction_failed"
+    APPROVAL_REQUIRED = "approval_required"
+    APPROVAL_PENDING = "approval_pending"
+    APPROVAL_REJECTED = "approval_rejected"
+    APPROVAL_EXPIRED = "approval_expired"
+    APPROVAL_INVALID = "approval_invalid"
+    APPROVALS_UNSUPPORTED = "approvals_unsupported"
+
+
+_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.POLICY_DENIED: 400,
+    ErrorCode.OUTPUT_BLOCKED: 400,
+    ErrorCode.BUDGET_EXCEEDED: 402,
+    ErrorCode.GOVERNANCE_REJECTED: 403,
+    ErrorCode.GOVERNANCE_UNAVAILABLE: 503,
+    ErrorCode.REQUEST_TOO_LARGE: 400,
+    ErrorCode.REDACTION_FAILED: 400,
+    ErrorCode.APPROVAL_REQUIRED: 403,
+    ErrorCode.APPROVAL_PENDING: 403,
+    ErrorCode.APPROVAL_REJECTED: 403,
+    ErrorCode.APPROVAL_EXPIRED: 403,
+    ErrorCode.APPROVAL_INVALID: 403,
+    ErrorCode.APPROVALS_UNSUPPORTED: 403,
+}
+
+
+def status_of(code: ErrorCode) -> int:
+    return _STATUS[code]
+
+
+def governance_error(code: ErrorCode, message: str, **details: Any) -> HTTPException:
+    """An HTTPException LiteLLM renders in the route's error envelope.
+
+    `details` must hold nothing secret: no tokens, no credentials, no prompt text.
+    """
+    detail: dict[str, Any] = {"error": message, "code": code.value}
+    detail.update({k: v for k, v in details.items() if v is not None})
+    headers = {"Retry-After": "5"} if code is ErrorCode.GOVERNANCE_UNAVAILABLE else None
+    return HTTPException(status_code=_STATUS[code], detail=detail, headers=headers)
