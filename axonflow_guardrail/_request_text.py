@@ -1,0 +1,1130 @@
+"""Turn a LiteLLM proxy request into the text the governance pre-check must see, and back.
+
+Why this module exists
+----------------------
+A guardrail that checks only the last user message can be bypassed by putting the payload in
+the system prompt, an earlier turn, a tool result or a tool-call argument. So
+:func:`extract_request_text` walks *everything the request sends to the model* on every route
+and records, for each piece, the path it came from, so that a masked version can be written back
+(:func:`write_back`) without guessing.
+
+What is read, per ``call_type`` (sync and async names alike)
+-----------------------------------------------------------
+* ``acompletion``: every message of every role in ``messages``: ``content`` (a string, or
+  ``text`` / ``refusal`` parts), the participant ``name``, ``tool_calls`` (function name and
+  ``arguments``), legacy ``function_call``, tool and function results, assistant
+  ``reasoning_content`` and ``thinking_blocks``; plus ``prediction.content`` and
+  ``prompt_variables`` (filled into a prompt template after this hook).
+* ``atext_completion``: ``prompt`` (string or list of strings) and ``suffix``.
+* ``aembedding``: ``input`` (string or list of strings).
+* ``aresponses``: ``instructions``; ``input`` as a string or as items (messages with string
+  content or ``input_text`` / ``output_text`` / ``refusal`` parts, ``function_call`` name and
+  arguments, ``function_call_output``, custom tool and MCP calls and outputs, reasoning
+  summaries, and a best-effort walk over any other item); ``prompt.variables`` of a stored
+  prompt.
+* ``anthropic_messages``: ``system`` (string or text blocks) and ``messages`` (text,
+  ``tool_use`` name and input values, ``tool_result`` content, text ``document`` sources with
+  their title and context, ``thinking``).
+* ``call_mcp_tool``: ``mcp_tool_name`` and every value inside ``mcp_arguments``, which is what the
+  MCP server will actually receive. LiteLLM's synthetic ``messages`` entry
+  (``"Tool: …\\nArguments: {…}"``) repeats them, so it is read only when those keys are absent.
+* any other ``call_type``: a best-effort walk over ``messages``, ``system``, ``instructions``,
+  ``prompt`` and ``input`` with the same rules, so that a new route is checked rather than
+  silently skipped.
+
+Images, audio, video and files become one short placeholder segment each (``[image]``,
+``[audio]``, ``[video]``, ``[file]``) and token-id prompts become ``[token ids]``, so the check
+knows they are there. Deliberately *not* read: ``tools`` / ``functions`` definitions,
+``response_format`` / ``text.format`` schemas and MCP tool descriptions (the operator's or the
+tool server's schema, not prompt text), identifiers (``id``, ``call_id``, ``tool_call_id``), media
+payloads (base64 data, URLs, file ids) and signed or encrypted provider blobs (``signature``,
+``encrypted_content``, ``redacted_thinking``), which are not readable text. Object keys inside
+tool arguments are treated as schema names and skipped; their values are read.
+
+Writability (what :func:`write_back` may replace)
+------------------------------------------------
+Writable: plain string content, text parts, text-completion prompts and suffix, embedding inputs,
+Responses string input / instructions / function outputs, Anthropic system text and text
+document sources, string values inside tool-use inputs and MCP arguments, and tool-call
+``arguments`` JSON strings (they stay strings; when the original parsed as JSON the replacement
+must parse too, or :func:`write_back` raises rather than send the model a broken call).
+Not writable: placeholders, function and tool names, participant names, numbers inside tool
+arguments (replacing them with a mask would change their type), and model-produced reasoning
+(``thinking``, ``reasoning_content``, reasoning summaries: providers verify or replay these).
+A changed replacement for a non-writable segment raises :class:`ValueError`, so the caller fails
+closed instead of sending the unmasked original.
+
+Bound (``max_chars``)
+---------------------
+``max_chars`` bounds the length of the pre-check query, that is ``len(joined())`` including the
+separators. ``max_chars <= 0`` means unbounded. Governance must never silently check only part
+of a request, so when the full query would exceed ``max_chars`` the result has
+``truncated=True`` and the caller must deny the request ("request too large to check"), never
+check the part. To bound memory and CPU the extractor then stops *storing* segments (it keeps
+the whole segments that fit, in order) but keeps walking the request so that ``total_chars``
+reports the full, unbounded query length. A truncated result cannot be written back. A request
+that nests more than 100 levels deep (no real client does; the walk is recursive) is also
+reported as truncated, and ``total_chars`` then leaves out what lies below that depth.
+
+Separator
+---------
+Segments are joined with :data:`SEGMENT_SEPARATOR`, a newline, U+241E SYMBOL FOR RECORD
+SEPARATOR (``␞``) and a newline. The query therefore reads as newline-separated text (``^``/``$``
+and ``\\s`` behave as policy authors expect, and a pattern cannot match across two segments),
+while the marker is a visible, NFKC-stable symbol that no PII recogniser matches, so maskers
+leave it alone. :func:`split_masked` splits on it and refuses (returns ``None``) when the
+count of pieces differs or when any original segment itself contains the marker.
+
+Everything here is pure (no I/O, no logging) and linear in the size of the request. It is on
+the hot path of every request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+__all__ = [
+    "EMPTY_QUERY_PLACEHOLDER",
+    "SEGMENT_MARKER",
+    "SEGMENT_SEPARATOR",
+    "ExtractedText",
+    "TextSegment",
+    "extract_request_text",
+    "extract_response_text",
+    "response_usage",
+    "split_masked",
+    "write_back",
+]
+
+PathKey: TypeAlias = str | int
+Path: TypeAlias = tuple[PathKey, ...]
+
+#: The marker character inside the separator; never produced by PII maskers.
+SEGMENT_MARKER: Final = "\u241e"
+#: Joins segments in the pre-check query: the marker on a line of its own.
+SEGMENT_SEPARATOR: Final = f"\n{SEGMENT_MARKER}\n"
+#: The query sent when a request carries no segment at all (nothing to read).
+EMPTY_QUERY_PLACEHOLDER: Final = "[non-text content]"
+
+_IMAGE: Final = "[image]"
+_AUDIO: Final = "[audio]"
+_VIDEO: Final = "[video]"
+_FILE: Final = "[file]"
+_TOKENS: Final = "[token ids]"
+
+_SEPARATOR_LEN: Final = len(SEGMENT_SEPARATOR)
+#: Deepest path walked. The walkers recurse; no real request nests this deep, and a request that
+#: does is reported as truncated (too large to check) instead of raising RecursionError.
+_MAX_DEPTH: Final = 100
+_MAX_TYPE_NAME_IN_PLACEHOLDER: Final = 40
+
+_TEXT_PART_TYPES: Final = frozenset({"text", "input_text", "output_text", "guarded_text"})
+_MEDIA_PART_PLACEHOLDERS: Final[Mapping[str, str]] = {
+    "image_url": _IMAGE,
+    "image": _IMAGE,
+    "input_image": _IMAGE,
+    "input_audio": _AUDIO,
+    "audio_url": _AUDIO,
+    "audio": _AUDIO,
+    "video_url": _VIDEO,
+    "video": _VIDEO,
+    "file": _FILE,
+    "input_file": _FILE,
+    "container_upload": _FILE,
+}
+_TOOL_USE_TYPES: Final = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+_TOOL_RESULT_TYPES: Final = frozenset({"tool_result", "mcp_tool_result"})
+_TOOL_OUTPUT_ITEM_TYPES: Final = frozenset({"function_call_output", "custom_tool_call_output"})
+_TOOL_CALL_ITEM_TYPES: Final = frozenset({"function_call", "mcp_call", "mcp_approval_request"})
+
+#: Keys never read by the best-effort walk: identifiers (also any ``*_id``), enums, media
+#: payloads, signed blobs.
+_OPAQUE_KEYS: Final = frozenset(
+    {
+        "type",
+        "id",
+        "call_id",
+        "tool_call_id",
+        "tool_use_id",
+        "item_id",
+        "approval_request_id",
+        "role",
+        "status",
+        "signature",
+        "encrypted_content",
+        "cache_control",
+        "prompt_cache_breakpoint",
+        "citations",
+        "annotations",
+        "logprobs",
+        "index",
+        "media_type",
+        "mime_type",
+        "format",
+        "detail",
+        "url",
+        "data",
+        "file_data",
+        "file_id",
+        "file_url",
+        "image_url",
+        "result",
+        "caller",
+        "namespace",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TextSegment:
+    """One piece of request text and where it lives in the request.
+
+    ``path`` is the sequence of dict keys and list indexes that leads from the request ``data``
+    to the string, e.g. ``("messages", 2, "content", 0, "text")``. ``writable`` says whether
+    :func:`write_back` may replace it (see the module docstring for the rules).
+    """
+
+    path: Path
+    text: str
+    role: str | None
+    writable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedText:
+    """All the text of one request, in request order, ready to be checked and masked."""
+
+    segments: tuple[TextSegment, ...]
+    truncated: bool
+    total_chars: int
+
+    def joined(self) -> str:
+        """The pre-check query: segment texts joined by :data:`SEGMENT_SEPARATOR`.
+
+        Never empty, because the platform rejects an empty query and an image-only request must
+        still be checked (and audited) as a request.
+        """
+        if not self.segments:
+            return EMPTY_QUERY_PLACEHOLDER
+        return SEGMENT_SEPARATOR.join(segment.text for segment in self.segments)
+
+
+class _Collector:
+    """Accumulates segments in order and applies the ``max_chars`` bound while counting."""
+
+    __slots__ = ("_count", "_full", "_max_chars", "_segments", "_total")
+
+    def __init__(self, max_chars: int) -> None:
+        self._max_chars = max_chars
+        self._segments: list[TextSegment] = []
+        self._total = 0
+        self._count = 0
+        self._full = False
+
+    @property
+    def count(self) -> int:
+        """Segments seen so far, stored or not (used to tell whether a walk found anything)."""
+        return self._count
+
+    def add(self, path: Path, text: str, role: str | None, writable: bool) -> None:
+        """Count one segment and keep it unless the bound has been passed."""
+        if not text:
+            return
+        self._total += len(text) + (_SEPARATOR_LEN if self._count else 0)
+        self._count += 1
+        if self._full:
+            return
+        if 0 < self._max_chars < self._total:
+            self._full = True
+            return
+        self._segments.append(TextSegment(path, text, role, writable))
+
+    def too_deep(self) -> None:
+        """Mark the extraction incomplete: a branch nests deeper than :data:`_MAX_DEPTH`."""
+        self._full = True
+
+    def result(self) -> ExtractedText:
+        return ExtractedText(tuple(self._segments), self._full, self._total)
+
+
+# --------------------------------------------------------------------------------------------
+# Request walkers
+# --------------------------------------------------------------------------------------------
+
+
+def _role_of(item: Mapping[str, Any], default: str | None) -> str | None:
+    role = item.get("role")
+    return role if isinstance(role, str) else default
+
+
+def _opaque(c: _Collector, path: Path, value: Any, role: str | None) -> None:
+    """Best-effort walk of a shape we do not know: every readable string, read-only.
+
+    Read-only because we cannot tell what the provider does with the field; a mask that would
+    change it makes :func:`write_back` fail closed instead.
+    """
+    if len(path) > _MAX_DEPTH:
+        c.too_deep()
+    elif isinstance(value, str):
+        c.add(path, value, role, False)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and key not in _OPAQUE_KEYS and not key.endswith("_id"):
+                _opaque(c, (*path, key), item, role)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _opaque(c, (*path, index), item, role)
+    elif hasattr(value, "model_dump"):
+        _opaque(c, path, value.model_dump(), role)
+
+
+def _json_value(c: _Collector, path: Path, value: Any, role: str | None) -> None:
+    """Values of a structured tool input (Anthropic ``tool_use.input``, MCP arguments).
+
+    Strings are writable in place; numbers are read-only (a mask would change their type);
+    keys are schema names and are skipped.
+    """
+    if len(path) > _MAX_DEPTH:
+        c.too_deep()
+    elif isinstance(value, str):
+        c.add(path, value, role, True)
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int | float):
+        c.add(path, str(value), role, False)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str):
+                _json_value(c, (*path, key), item, role)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _json_value(c, (*path, index), item, role)
+    else:
+        _opaque(c, path, value, role)
+
+
+def _arguments(c: _Collector, path: Path, value: Any, role: str | None) -> None:
+    """Tool-call arguments: a JSON string (writable as a whole) or, from lax clients, a dict."""
+    if isinstance(value, str):
+        c.add(path, value, role, True)
+    else:
+        _json_value(c, path, value, role)
+
+
+def _content(c: _Collector, path: Path, content: Any, role: str | None) -> None:
+    """A message ``content``: a string, a list of parts/blocks, or a single part."""
+    if content is None:
+        return
+    if len(path) > _MAX_DEPTH:
+        c.too_deep()
+    elif isinstance(content, str):
+        c.add(path, content, role, True)
+    elif isinstance(content, list | tuple):
+        for index, part in enumerate(content):
+            _part(c, (*path, index), part, role)
+    elif isinstance(content, Mapping):
+        _part(c, path, content, role)
+    else:
+        _opaque(c, path, content, role)
+
+
+def _part(c: _Collector, path: Path, part: Any, role: str | None) -> None:
+    """One content part (OpenAI chat, Responses or Anthropic block)."""
+    if isinstance(part, str):
+        c.add(path, part, role, True)
+        return
+    if not isinstance(part, Mapping):
+        _opaque(c, path, part, role)
+        return
+    kind = part.get("type")
+    if kind in _TEXT_PART_TYPES and isinstance(part.get("text"), str):
+        c.add((*path, "text"), part["text"], role, True)
+    elif kind == "refusal" and isinstance(part.get("refusal"), str):
+        c.add((*path, "refusal"), part["refusal"], role, True)
+    elif isinstance(kind, str) and kind in _MEDIA_PART_PLACEHOLDERS:
+        c.add(path, _MEDIA_PART_PLACEHOLDERS[kind], role, False)
+    elif kind == "document":
+        _document(c, path, part, role)
+    elif kind in _TOOL_USE_TYPES:
+        _name(c, (*path, "name"), part.get("name"), role)
+        _json_value(c, (*path, "input"), part.get("input"), role)
+    elif kind in _TOOL_RESULT_TYPES:
+        _content(c, (*path, "content"), part.get("content"), role)
+    elif kind == "thinking":
+        _read_only_text(c, (*path, "thinking"), part.get("thinking"), role)
+    elif kind == "redacted_thinking":
+        return
+    elif kind == "compaction":
+        _read_only_text(c, (*path, "content"), part.get("content"), role)
+    else:
+        _unknown_part(c, path, part, role)
+
+
+def _unknown_part(c: _Collector, path: Path, part: Mapping[str, Any], role: str | None) -> None:
+    """A part type we do not know: ``text`` and ``content`` as usual, any other string read-only.
+
+    When nothing readable is found the part still shows up as ``[its type]``.
+    """
+    before = c.count
+    for key, value in part.items():
+        if key == "text" and isinstance(value, str):
+            c.add((*path, "text"), value, role, True)
+        elif key == "content":
+            _content(c, (*path, "content"), value, role)
+        elif isinstance(key, str) and key not in _OPAQUE_KEYS and not key.endswith("_id"):
+            _opaque(c, (*path, key), value, role)
+    if c.count == before:
+        c.add(path, _type_placeholder(part.get("type")), role, False)
+
+
+def _type_placeholder(kind: Any) -> str:
+    if isinstance(kind, str) and kind and len(kind) <= _MAX_TYPE_NAME_IN_PLACEHOLDER:
+        return f"[{kind}]"
+    return EMPTY_QUERY_PLACEHOLDER
+
+
+def _document(c: _Collector, path: Path, part: Mapping[str, Any], role: str | None) -> None:
+    """A document block: plain-text and content sources are text; other sources are a file."""
+    source = part.get("source")
+    source_kind = source.get("type") if isinstance(source, Mapping) else None
+    if (
+        isinstance(source, Mapping)
+        and source_kind == "text"
+        and isinstance(source.get("data"), str)
+    ):
+        c.add((*path, "source", "data"), source["data"], role, True)
+    elif isinstance(source, Mapping) and source_kind == "content":
+        _content(c, (*path, "source", "content"), source.get("content"), role)
+    else:
+        c.add(path, _FILE, role, False)
+    for key in ("title", "context"):
+        if isinstance(part.get(key), str):
+            c.add((*path, key), part[key], role, True)
+
+
+def _name(c: _Collector, path: Path, value: Any, role: str | None) -> None:
+    """A function, tool or participant name: checked, never rewritten (it must match a schema)."""
+    if isinstance(value, str):
+        c.add(path, value, role, False)
+
+
+def _read_only_text(c: _Collector, path: Path, value: Any, role: str | None) -> None:
+    if isinstance(value, str):
+        c.add(path, value, role, False)
+    elif value is not None:
+        _opaque(c, path, value, role)
+
+
+def _function_call(c: _Collector, path: Path, call: Any, role: str | None) -> None:
+    """``{"name", "arguments"}`` of a chat tool call or legacy ``function_call``."""
+    if not isinstance(call, Mapping):
+        return
+    _name(c, (*path, "name"), call.get("name"), role)
+    if "arguments" in call:
+        _arguments(c, (*path, "arguments"), call["arguments"], role)
+    if "input" in call:  # custom (free-form) tools
+        _arguments(c, (*path, "input"), call["input"], role)
+
+
+def _tool_calls(c: _Collector, path: Path, tool_calls: Any, role: str | None) -> None:
+    if not isinstance(tool_calls, list | tuple):
+        return
+    for index, call in enumerate(tool_calls):
+        if not isinstance(call, Mapping):
+            _opaque(c, (*path, index), call, role)
+            continue
+        for key in ("function", "custom"):
+            if key in call:
+                _function_call(c, (*path, index, key), call[key], role)
+
+
+def _message(c: _Collector, path: Path, message: Any, default_role: str | None) -> None:
+    """One chat, Anthropic or Responses message: content plus everything else the model reads."""
+    if isinstance(message, str):
+        c.add(path, message, default_role, True)
+        return
+    if not isinstance(message, Mapping):
+        _opaque(c, path, message, default_role)
+        return
+    role = _role_of(message, default_role)
+    _name(c, (*path, "name"), message.get("name"), role)
+    _content(c, (*path, "content"), message.get("content"), role)
+    if isinstance(message.get("refusal"), str):
+        c.add((*path, "refusal"), message["refusal"], role, True)
+    _tool_calls(c, (*path, "tool_calls"), message.get("tool_calls"), role)
+    _function_call(c, (*path, "function_call"), message.get("function_call"), role)
+    _read_only_text(c, (*path, "reasoning_content"), message.get("reasoning_content"), role)
+    blocks = message.get("thinking_blocks")
+    if isinstance(blocks, list | tuple):
+        for index, block in enumerate(blocks):
+            _part(c, (*path, "thinking_blocks", index), block, role)
+    _read_only_text(c, (*path, "reasoning_items"), message.get("reasoning_items"), role)
+    if message.get("audio") is not None:
+        c.add((*path, "audio"), _AUDIO, role, False)
+
+
+def _messages(c: _Collector, data: Mapping[str, Any]) -> None:
+    messages = data.get("messages")
+    if isinstance(messages, list | tuple):
+        for index, message in enumerate(messages):
+            _message(c, ("messages", index), message, None)
+    elif messages is not None:
+        _opaque(c, ("messages",), messages, None)
+
+
+def _system(c: _Collector, data: Mapping[str, Any]) -> None:
+    """Anthropic ``system``: a string or a list of text blocks."""
+    _content(c, ("system",), data.get("system"), "system")
+
+
+def _instructions(c: _Collector, data: Mapping[str, Any]) -> None:
+    """Responses ``instructions``: the system prompt of that route."""
+    _content(c, ("instructions",), data.get("instructions"), "system")
+
+
+def _is_token(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _token_ids(value: Sequence[Any]) -> bool:
+    """A non-empty list of token ids (a pre-tokenised prompt or embedding input)."""
+    return bool(value) and all(_is_token(x) for x in value)
+
+
+def _is_tokens(item: Any) -> bool:
+    return _is_token(item) or (isinstance(item, list | tuple) and _token_ids(item))
+
+
+def _prompt(c: _Collector, data: Mapping[str, Any]) -> None:
+    """``prompt``: text completion (string, strings, token ids) or a Responses stored prompt."""
+    prompt = data.get("prompt")
+    if isinstance(prompt, Mapping):
+        _prompt_variables(c, ("prompt", "variables"), prompt.get("variables"))
+    else:
+        _input_like(c, ("prompt",), prompt)
+
+
+def _prompt_variables(c: _Collector, path: Path, variables: Any) -> None:
+    """Values substituted into a prompt template: text the model will read."""
+    if not isinstance(variables, Mapping):
+        return
+    for key, value in variables.items():
+        if isinstance(key, str):
+            _part(c, (*path, key), value, "user")
+
+
+def _input_like(c: _Collector, path: Path, value: Any) -> None:
+    """A string, a list of strings / token-id lists / Responses items, or token ids."""
+    if value is None:
+        return
+    if isinstance(value, str):
+        c.add(path, value, "user", True)
+    elif isinstance(value, list | tuple):
+        if _token_ids(value):
+            c.add(path, _TOKENS, "user", False)
+            return
+        for index, item in enumerate(value):
+            _input_item(c, (*path, index), item)
+    elif isinstance(value, Mapping):
+        _input_item(c, path, value)
+    else:
+        _opaque(c, path, value, "user")
+
+
+def _input_item(c: _Collector, path: Path, item: Any) -> None:
+    if isinstance(item, str):
+        c.add(path, item, "user", True)
+    elif _is_tokens(item):
+        c.add(path, _TOKENS, "user", False)
+    elif isinstance(item, Mapping):
+        _responses_item(c, path, item)
+    else:
+        _opaque(c, path, item, "user")
+
+
+def _responses_item(c: _Collector, path: Path, item: Mapping[str, Any]) -> None:
+    """One Responses API input item."""
+    kind = item.get("type")
+    if kind in _TOOL_CALL_ITEM_TYPES or kind == "custom_tool_call":
+        _name(c, (*path, "name"), item.get("name"), "assistant")
+        for key in ("arguments", "input"):
+            if key in item:
+                _arguments(c, (*path, key), item[key], "assistant")
+        if "output" in item:
+            _content(c, (*path, "output"), item["output"], "tool")
+        _read_only_text(c, (*path, "error"), item.get("error"), "tool")
+    elif kind in _TOOL_OUTPUT_ITEM_TYPES:
+        _content(c, (*path, "output"), item.get("output"), "tool")
+    elif kind == "reasoning":
+        _read_only_text(c, (*path, "summary"), item.get("summary"), "assistant")
+        _read_only_text(c, (*path, "content"), item.get("content"), "assistant")
+    elif kind == "item_reference":
+        return
+    elif kind == "message" or (kind is None and ("role" in item or "content" in item)):
+        _message(c, path, item, "user")
+    else:
+        before = c.count
+        _opaque(c, path, item, _role_of(item, None))
+        if c.count == before:
+            c.add(path, _type_placeholder(kind), None, False)
+
+
+def _chat_request(c: _Collector, data: Mapping[str, Any]) -> None:
+    _messages(c, data)
+    prediction = data.get("prediction")
+    if isinstance(prediction, Mapping):
+        _content(c, ("prediction", "content"), prediction.get("content"), "assistant")
+    _prompt_variables(c, ("prompt_variables",), data.get("prompt_variables"))
+
+
+def _text_completion_request(c: _Collector, data: Mapping[str, Any]) -> None:
+    _input_like(c, ("prompt",), data.get("prompt"))
+    if isinstance(data.get("suffix"), str):
+        c.add(("suffix",), data["suffix"], "user", True)
+
+
+def _embedding_request(c: _Collector, data: Mapping[str, Any]) -> None:
+    _input_like(c, ("input",), data.get("input"))
+
+
+def _responses_request(c: _Collector, data: Mapping[str, Any]) -> None:
+    _instructions(c, data)
+    if isinstance(data.get("prompt"), Mapping):
+        _prompt_variables(c, ("prompt", "variables"), data["prompt"].get("variables"))
+    _input_like(c, ("input",), data.get("input"))
+
+
+def _anthropic_request(c: _Collector, data: Mapping[str, Any]) -> None:
+    _system(c, data)
+    _messages(c, data)
+
+
+def _mcp_request(c: _Collector, data: Mapping[str, Any]) -> None:
+    if "mcp_tool_name" not in data and "mcp_arguments" not in data:
+        _messages(c, data)
+        return
+    _name(c, ("mcp_tool_name",), data.get("mcp_tool_name"), None)
+    _arguments(c, ("mcp_arguments",), data.get("mcp_arguments"), None)
+
+
+def _generic_request(c: _Collector, data: Mapping[str, Any]) -> None:
+    """Unknown route: read every field that carries prompt text on some known route."""
+    _system(c, data)
+    _instructions(c, data)
+    _messages(c, data)
+    _prompt(c, data)
+    _input_like(c, ("input",), data.get("input"))
+
+
+_ROUTES: Final = {
+    "acompletion": _chat_request,
+    "completion": _chat_request,
+    "atext_completion": _text_completion_request,
+    "text_completion": _text_completion_request,
+    "aembedding": _embedding_request,
+    "embedding": _embedding_request,
+    "aresponses": _responses_request,
+    "responses": _responses_request,
+    "anthropic_messages": _anthropic_request,
+    "aanthropic_messages": _anthropic_request,
+    "call_mcp_tool": _mcp_request,
+}
+
+
+def extract_request_text(
+    data: Mapping[str, Any], call_type: str, *, max_chars: int
+) -> ExtractedText:
+    """Collect every piece of text ``data`` sends to the model on route ``call_type``.
+
+    Segments come in request order (system / instructions first where the route has them, then
+    messages or inputs). See the module docstring for what is read, what is skipped, and the
+    ``max_chars`` rule. ``data`` is not modified.
+    """
+    # ``str(CallTypes.x)`` is not its value; accept the enum as well as the plain string.
+    route_name = getattr(call_type, "value", call_type)
+    route = _ROUTES.get(route_name, _generic_request) if isinstance(route_name, str) else None
+    collector = _Collector(max_chars)
+    (route or _generic_request)(collector, data)
+    return collector.result()
+
+
+# --------------------------------------------------------------------------------------------
+# Masked text back into the request
+# --------------------------------------------------------------------------------------------
+
+
+def split_masked(extracted: ExtractedText, masked_joined: str) -> list[str] | None:
+    """Split a masked version of ``extracted.joined()`` into one string per segment.
+
+    Returns ``None`` when that cannot be done faithfully: the result was truncated, an original
+    segment contains the separator marker (so the split would be ambiguous), or the masker
+    altered or added a separator (the count of pieces differs). A request with no segment
+    returns ``[]``: there is nothing to write back.
+    """
+    if extracted.truncated:
+        return None
+    if not extracted.segments:
+        return []
+    if any(SEGMENT_MARKER in segment.text for segment in extracted.segments):
+        return None
+    pieces = masked_joined.split(SEGMENT_SEPARATOR)
+    if len(pieces) != len(extracted.segments):
+        return None
+    return pieces
+
+
+def write_back(
+    data: dict[str, Any], extracted: ExtractedText, replacements: Sequence[str]
+) -> dict[str, Any]:
+    """Return a copy of ``data`` with each segment's text replaced by its replacement.
+
+    Copy-on-write: only the containers on the path of a changed segment are copied, so the
+    caller's nested lists and dicts are never mutated and an unchanged request costs one
+    shallow dict copy. Raises :class:`ValueError` (the caller must fail closed, never forward
+    the original) when the extraction was truncated, the counts differ, a non-writable segment
+    would change, masked tool-call arguments are no longer JSON, or the request no longer holds
+    the extracted text at a segment's path. Error messages name paths, never prompt text.
+    For ``call_mcp_tool`` a rewrite of ``mcp_arguments`` is also published as
+    ``modified_arguments`` (the only key LiteLLM reads back for the tool call) and mirrored into
+    LiteLLM's synthetic ``Arguments:`` message.
+    """
+    if extracted.truncated:
+        raise ValueError(
+            "cannot write back a truncated extraction: part of the request is unchecked"
+        )
+    if len(replacements) != len(extracted.segments):
+        raise ValueError(
+            f"expected {len(extracted.segments)} replacements, got {len(replacements)}"
+        )
+    result: dict[str, Any] = dict(data)
+    copies: dict[Path, Any] = {(): result}
+    mcp_rewritten = False
+    for segment, replacement in zip(extracted.segments, replacements, strict=True):
+        if replacement == segment.text:
+            continue
+        _check_replacement(segment, replacement)
+        parent = _copied_parent(copies, segment.path)
+        key = segment.path[-1]
+        if _child(parent, key, segment.path) != segment.text:
+            raise ValueError(f"request changed since extraction at {_show(segment.path)}")
+        parent[key] = replacement
+        mcp_rewritten = mcp_rewritten or segment.path[0] == "mcp_arguments"
+    if mcp_rewritten:
+        _publish_mcp_arguments(result, data.get("mcp_arguments"))
+    return result
+
+
+def _check_replacement(segment: TextSegment, replacement: Any) -> None:
+    if not isinstance(replacement, str):
+        raise ValueError(f"replacement for {_show(segment.path)} is not a string")
+    if not segment.writable:
+        raise ValueError(f"masked text cannot be applied to {_show(segment.path)} (read-only)")
+    if not segment.path:
+        raise ValueError("a segment without a path cannot be written back")
+    if _is_json_arguments(segment.path) and _parses(segment.text) and not _parses(replacement):
+        raise ValueError(
+            f"masking made the tool-call arguments at {_show(segment.path)} invalid JSON"
+        )
+
+
+def _is_json_arguments(path: Path) -> bool:
+    """Chat ``tool_calls[].function.arguments``, ``function_call.arguments``, Responses items."""
+    if len(path) < 2 or path[-1] != "arguments" or path[0] == "mcp_arguments":
+        return False
+    return path[-2] in ("function", "function_call") or (len(path) == 3 and path[0] == "input")
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _copied_parent(copies: dict[Path, Any], path: Path) -> Any:
+    """The container holding ``path[-1]``, copying every container on the way exactly once."""
+    node = copies[()]
+    for depth in range(1, len(path)):
+        prefix = path[:depth]
+        copied = copies.get(prefix)
+        if copied is None:
+            copied = _shallow_copy(_child(node, path[depth - 1], path), path)
+            node[path[depth - 1]] = copied
+            copies[prefix] = copied
+        node = copied
+    return node
+
+
+def _child(node: Any, key: PathKey, path: Path) -> Any:
+    if isinstance(node, Mapping) and isinstance(key, str) and key in node:
+        return node[key]
+    if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+        return node[key]
+    raise ValueError(f"request changed since extraction at {_show(path)}")
+
+
+def _shallow_copy(node: Any, path: Path) -> Any:
+    if isinstance(node, Mapping):
+        return dict(node)
+    if isinstance(node, list | tuple):
+        return list(node)
+    raise ValueError(f"cannot rewrite inside a {type(node).__name__} at {_show(path)}")
+
+
+def _publish_mcp_arguments(result: dict[str, Any], original: Any) -> None:
+    """Publish masked MCP arguments where LiteLLM reads them, and mirror them in its message.
+
+    LiteLLM applies only ``modified_arguments`` to the tool call; the synthetic message is read by
+    later guardrails and loggers, which must not see the unmasked arguments either.
+    """
+    masked = result["mcp_arguments"]
+    result["modified_arguments"] = masked
+    messages = result.get("messages")
+    if not isinstance(messages, list):
+        return
+    old_line, new_line = f"Arguments: {original}", f"Arguments: {masked}"
+    updated = list(messages)
+    changed = False
+    for index, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, str) and old_line in content:
+            updated[index] = {**message, "content": content.replace(old_line, new_line)}
+            changed = True
+    if changed:
+        result["messages"] = updated
+
+
+def _show(path: Path) -> str:
+    return "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path).lstrip(".")
+
+
+# --------------------------------------------------------------------------------------------
+# Responses
+# --------------------------------------------------------------------------------------------
+
+
+def _get(obj: Any, key: str) -> Any:
+    """``obj[key]`` for mappings, ``obj.key`` for litellm / pydantic objects, else None."""
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def extract_response_text(response: Any) -> str:
+    """The text a response gives the caller, for the audit: content plus tool calls.
+
+    Handles chat (``choices[].message``), text completion (``choices[].text``), embeddings (no
+    text: ``""``), Responses API (``output[]``), Anthropic messages (``content`` blocks), their
+    plain-dict forms, and a list of streaming chunks: chat ``ModelResponseStream`` / dict
+    chunks (deltas assembled in order per choice), ``/v1/responses`` ``response.*`` events (the
+    terminal event's response, else the deltas seen so far) and ``/v1/messages`` raw SSE bytes.
+    Reasoning and thinking are not included. Pieces are joined with newlines.
+    """
+    if response is None:
+        return ""
+    if isinstance(response, str):
+        return response
+    if isinstance(response, list | tuple):
+        return _stream_text(response)
+    pieces: list[str] = []
+    choices = _get(response, "choices")
+    if isinstance(choices, list | tuple):
+        for choice in choices:
+            _choice_text(choice, pieces)
+    output = _get(response, "output")
+    if isinstance(output, list | tuple):
+        for item in output:
+            _output_item_text(item, pieces)
+    content = _get(response, "content")
+    if isinstance(content, list | tuple):
+        for block in content:
+            _block_text(block, pieces)
+    elif isinstance(content, str):
+        pieces.append(content)
+    return "\n".join(pieces)
+
+
+def _choice_text(choice: Any, pieces: list[str]) -> None:
+    message = _get(choice, "message")
+    if message is None:
+        message = _get(choice, "delta")
+    if message is not None:
+        _message_text(message, pieces)
+    text = _get(choice, "text")
+    if isinstance(text, str) and text:
+        pieces.append(text)
+
+
+def _message_text(message: Any, pieces: list[str]) -> None:
+    content = _get(message, "content")
+    if isinstance(content, str):
+        if content:
+            pieces.append(content)
+    elif isinstance(content, list | tuple):
+        for block in content:
+            _block_text(block, pieces)
+    refusal = _get(message, "refusal")
+    if isinstance(refusal, str) and refusal:
+        pieces.append(refusal)
+    for call in _get(message, "tool_calls") or ():
+        _call_text(_get(call, "function"), pieces)
+    _call_text(_get(message, "function_call"), pieces)
+
+
+def _call_text(call: Any, pieces: list[str]) -> None:
+    if call is None:
+        return
+    for key in ("name", "arguments"):
+        value = _get(call, key)
+        if isinstance(value, str) and value:
+            pieces.append(value)
+
+
+def _block_text(block: Any, pieces: list[str]) -> None:
+    """An Anthropic block or a chat / Responses content part of a response."""
+    kind = _get(block, "type")
+    if kind in ("text", "output_text"):
+        text = _get(block, "text")
+        if isinstance(text, str) and text:
+            pieces.append(text)
+    elif kind == "refusal":
+        refusal = _get(block, "refusal")
+        if isinstance(refusal, str) and refusal:
+            pieces.append(refusal)
+    elif kind in _TOOL_USE_TYPES:
+        name = _get(block, "name")
+        if isinstance(name, str) and name:
+            pieces.append(name)
+        tool_input = _get(block, "input")
+        if tool_input:
+            pieces.append(json.dumps(tool_input, ensure_ascii=False, default=str))
+
+
+def _output_item_text(item: Any, pieces: list[str]) -> None:
+    kind = _get(item, "type")
+    if kind == "message":
+        for part in _get(item, "content") or ():
+            _block_text(part, pieces)
+    elif kind in ("function_call", "custom_tool_call", "mcp_call"):
+        for key in ("name", "arguments", "input", "output"):
+            value = _get(item, key)
+            if isinstance(value, str) and value:
+                pieces.append(value)
+
+
+_RESPONSES_TERMINAL_EVENTS: Final = frozenset(
+    {"response.completed", "response.incomplete", "response.failed"}
+)
+_ANTHROPIC_STREAM_EVENTS: Final = frozenset(
+    {"message_start", "content_block_start", "content_block_delta", "message_delta"}
+)
+
+
+def _stream_events(chunks: Sequence[Any]) -> list[Any]:
+    """The chunks as objects; a raw SSE stream (bytes / str) is parsed into its ``data:`` JSON.
+
+    Chat streams arrive as ``ModelResponseStream`` objects, ``/v1/responses`` streams as
+    ``response.*`` event objects, and ``/v1/messages`` (Anthropic) streams as raw SSE bytes.
+    """
+    if not chunks or not all(isinstance(chunk, bytes | bytearray | str) for chunk in chunks):
+        return [chunk for chunk in chunks if not isinstance(chunk, bytes | bytearray | str)]
+    raw = "".join(
+        chunk if isinstance(chunk, str) else bytes(chunk).decode("utf-8", "replace")
+        for chunk in chunks
+    )
+    events: list[Any] = []
+    for line in raw.splitlines():
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if not payload or payload == "[DONE]":
+            continue
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            continue
+        if isinstance(event, Mapping):
+            events.append(event)
+    return events
+
+
+def _stream_kind(events: Sequence[Any]) -> str:
+    for event in events:
+        kind = _get(event, "type")
+        if isinstance(kind, str) and kind.startswith("response."):
+            return "responses"
+        if kind in _ANTHROPIC_STREAM_EVENTS:
+            return "anthropic"
+    return "chat"
+
+
+def _stream_text(chunks: Sequence[Any]) -> str:
+    events = _stream_events(chunks)
+    kind = _stream_kind(events)
+    if kind == "responses":
+        return _responses_stream_text(events)
+    if kind == "anthropic":
+        return _anthropic_stream_text(events)
+    return _chat_stream_text(events)
+
+
+def _chat_stream_text(chunks: Sequence[Any]) -> str:
+    """Assemble streamed deltas per choice: content in order, then each tool call."""
+    contents: dict[int, list[str]] = {}
+    calls: dict[tuple[int, int], list[str]] = {}
+    names: dict[tuple[int, int], str] = {}
+    for chunk in chunks:
+        for choice in _get(chunk, "choices") or ():
+            index = _index(_get(choice, "index"))
+            delta = _get(choice, "delta")
+            for value in (_get(delta, "content"), _get(choice, "text")):
+                if isinstance(value, str) and value:
+                    contents.setdefault(index, []).append(value)
+            for call in _get(delta, "tool_calls") or ():
+                key = (index, _index(_get(call, "index")))
+                function = _get(call, "function")
+                name = _get(function, "name")
+                if isinstance(name, str) and name:
+                    names.setdefault(key, name)
+                arguments = _get(function, "arguments")
+                calls.setdefault(key, [])
+                if isinstance(arguments, str):
+                    calls[key].append(arguments)
+    pieces: list[str] = []
+    for index in sorted(set(contents) | {key[0] for key in calls}):
+        if index in contents:
+            pieces.append("".join(contents[index]))
+        for key in sorted(k for k in calls if k[0] == index):
+            pieces.extend(p for p in (names.get(key, ""), "".join(calls[key])) if p)
+    return "\n".join(pieces)
+
+
+def _responses_final(events: Sequence[Any]) -> Any:
+    """The response carried by the last terminal ``/v1/responses`` event, if the stream ended."""
+    for event in reversed(events):
+        if _get(event, "type") in _RESPONSES_TERMINAL_EVENTS:
+            return _get(event, "response")
+    return None
+
+
+def _is_responses_text_delta(kind: Any) -> bool:
+    """Deltas of what the client reads: text, refusals, tool input; not reasoning or audio."""
+    return (
+        isinstance(kind, str)
+        and kind.endswith(".delta")
+        and "reasoning" not in kind
+        and kind != "response.audio.delta"
+    )
+
+
+def _responses_stream_text(events: Sequence[Any]) -> str:
+    """The terminal event's response when the stream completed, else the deltas seen so far."""
+    final = _responses_final(events)
+    if final is not None and _get(final, "output"):
+        return extract_response_text(final)
+    parts: dict[int, list[str]] = {}
+    for event in events:
+        kind = _get(event, "type")
+        index = _index(_get(event, "output_index"))
+        if kind == "response.output_item.added":
+            name = _get(_get(event, "item"), "name")
+            if isinstance(name, str) and name:
+                parts.setdefault(index, []).append(name + "\n")
+        elif _is_responses_text_delta(kind):
+            delta = _get(event, "delta")
+            if isinstance(delta, str):
+                parts.setdefault(index, []).append(delta)
+    return "\n".join("".join(parts[index]) for index in sorted(parts))
+
+
+def _anthropic_stream_text(events: Sequence[Any]) -> str:
+    """Anthropic SSE: text blocks and tool-use blocks (name, then the streamed JSON input)."""
+    blocks: dict[int, list[str]] = {}
+    for event in events:
+        kind = _get(event, "type")
+        index = _index(_get(event, "index"))
+        if kind == "content_block_start":
+            block = _get(event, "content_block")
+            block_kind = _get(block, "type")
+            if block_kind == "text":
+                blocks[index] = [_get(block, "text") or ""]
+            elif block_kind in _TOOL_USE_TYPES:
+                blocks[index] = [f"{_get(block, 'name') or ''}\n"]
+        elif kind == "content_block_delta":
+            delta = _get(event, "delta")
+            value = _get(delta, "text") if _get(delta, "type") == "text_delta" else None
+            if _get(delta, "type") == "input_json_delta":
+                value = _get(delta, "partial_json")
+            if isinstance(value, str):
+                blocks.setdefault(index, []).append(value)
+    texts = ("".join(blocks[index]).strip("\n") for index in sorted(blocks))
+    return "\n".join(text for text in texts if text)
+
+
+def _index(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def response_usage(response: Any) -> tuple[int, int, int]:
+    """``(prompt, completion, total)`` tokens of a response; zeros when unknown.
+
+    Reads OpenAI names (``prompt_tokens`` / ``completion_tokens`` / ``total_tokens``) or
+    Anthropic / Responses names (``input_tokens`` / ``output_tokens``; Anthropic cache reads and
+    writes count as prompt tokens). For a list of streaming chunks: the last chat chunk with
+    usage, the terminal ``/v1/responses`` event's response, or Anthropic ``message_start`` input
+    plus the last ``message_delta`` output.
+    """
+    if isinstance(response, list | tuple):
+        return _stream_usage(response)
+    usage = _get(response, "usage")
+    if usage is None:
+        return (0, 0, 0)
+    prompt = _tokens(usage, "prompt_tokens") or _anthropic_input_tokens(usage)
+    completion = _tokens(usage, "completion_tokens") or _tokens(usage, "output_tokens")
+    total = _tokens(usage, "total_tokens") or prompt + completion
+    return (prompt, completion, total)
+
+
+def _anthropic_input_tokens(usage: Any) -> int:
+    return (
+        _tokens(usage, "input_tokens")
+        + _tokens(usage, "cache_creation_input_tokens")
+        + _tokens(usage, "cache_read_input_tokens")
+    )
+
+
+def _stream_usage(chunks: Sequence[Any]) -> tuple[int, int, int]:
+    events = _stream_events(chunks)
+    kind = _stream_kind(events)
+    if kind == "responses":
+        final = _responses_final(events)
+        return response_usage(final) if final is not None else (0, 0, 0)
+    if kind == "anthropic":
+        prompt = completion = 0
+        for event in events:
+            if _get(event, "type") == "message_start":
+                prompt = _anthropic_input_tokens(_get(_get(event, "message"), "usage"))
+            elif _get(event, "type") == "message_delta":
+                completion = _tokens(_get(event, "usage"), "output_tokens") or completion
+        return (prompt, completion, prompt + completion)
+    for chunk in reversed(events):
+        if _get(chunk, "usage") is not None:
+            usage = response_usage(chunk)
+            if any(usage):
+                return usage
+    return (0, 0, 0)
+
+
+def _tokens(usage: Any, key: str) -> int:
+    value = _get(usage, key)
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    return 0
