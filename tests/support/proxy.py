@@ -80,7 +80,9 @@ class Proxy:
         timeout: float = 30.0,
     ) -> httpx.Response:
         all_headers = {"Authorization": f"Bearer {api_key}", **(headers or {})}
-        return httpx.post(f"{self.url}{path}", json=dict(body), headers=all_headers, timeout=timeout)
+        return httpx.post(
+            f"{self.url}{path}", json=dict(body), headers=all_headers, timeout=timeout
+        )
 
     def chat(
         self,
@@ -123,8 +125,15 @@ def start_proxy(
         port = free_port()
         process = ManagedProcess(
             "litellm-proxy",
-            [str(BIN_DIR / "litellm"), "--config", str(path), "--host", "127.0.0.1",
-             "--port", str(port)],
+            [
+                str(BIN_DIR / "litellm"),
+                "--config",
+                str(path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             env={"LITELLM_MASTER_KEY": MASTER_KEY, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
         )
         with process:
@@ -143,12 +152,21 @@ def run_proxy_expecting_failure(
         port = free_port()
         with ManagedProcess(
             "litellm-proxy",
-            [str(BIN_DIR / "litellm"), "--config", str(path), "--host", "127.0.0.1",
-             "--port", str(port)],
+            [
+                str(BIN_DIR / "litellm"),
+                "--config",
+                str(path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             env={"LITELLM_MASTER_KEY": MASTER_KEY, "PYTHONPATH": str(REPO_ROOT)},
         ) as process:
             try:
-                process.wait_http_ok(f"http://127.0.0.1:{port}/health/liveliness", timeout_s=timeout_s)
+                process.wait_http_ok(
+                    f"http://127.0.0.1:{port}/health/liveliness", timeout_s=timeout_s
+                )
             except RuntimeError:  # exited before serving: what we expect
                 return process.proc.returncode, process.output()
             return None, process.output()
