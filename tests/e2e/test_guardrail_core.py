@@ -235,7 +235,8 @@ def test_decisions_reach_litellm_guardrail_logging(proxy: Proxy, model_call_log:
 
     info = eventually(logged)[0]["guardrail_information"]
     ours = [g for g in info or [] if g.get("guardrail_name") == "af"]
-    assert ours and ours[0]["guardrail_status"] == "success"
+    assert ours
+    assert ours[0]["guardrail_status"] == "success"
     assert ours[0]["guardrail_provider"] == "axonflow"
     assert ours[0]["guardrail_response"]["decision_id"]
 
@@ -275,5 +276,6 @@ def test_bad_config_aborts_startup_naming_the_key(agent: DevAgent) -> None:
         "guardrails": [guardrail("af", agent.url, fail_opn=False)],
     }
     code, output = run_proxy_expecting_failure(config)
-    assert code is not None and code != 0, output[-2000:]
+    assert code is not None, output[-2000:]
+    assert code != 0, output[-2000:]
     assert "fail_opn" in output
