@@ -6,6 +6,7 @@ Every process a test starts goes through `ManagedProcess`, so every one of them 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -81,7 +82,7 @@ class ManagedProcess:
                     f"{self.name} exited with {self.proc.returncode}:\n{self.output()[-6000:]}"
                 )
             try:
-                with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback only
+                with urllib.request.urlopen(url, timeout=1) as resp:
                     if resp.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
@@ -95,10 +96,8 @@ class ManagedProcess:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
