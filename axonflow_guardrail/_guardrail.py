@@ -128,6 +128,15 @@ class AxonFlowGuardrail(CustomGuardrail):
             send_timeout_seconds=max(s.call_timeout_seconds, 10.0),
         )
         self.calls = CallStateStore()
+        # Audits and output checks run in post-call hooks. Without post_call in the mode no
+        # hook would ever take a call's state, so none is kept (and nothing is audited).
+        self._keeps_call_state = "post_call" in modes
+        if not self._keeps_call_state:
+            log.warning(
+                "axonflow guardrail %r: mode has no post_call, so calls are pre-checked but "
+                "NOT audited and outputs are not checked",
+                self.guardrail_name,
+            )
         log.info(
             "axonflow guardrail %r ready: endpoint=%s client_id=%s mode=%s fail_open=%s "
             "enforcement=%s",
@@ -282,7 +291,8 @@ class AxonFlowGuardrail(CustomGuardrail):
             approval_id=approval_id,
             redacted=rewritten is not None,
         )
-        self.calls.put(target, state)
+        if self._keeps_call_state:
+            self.calls.put(target, state)
         self._record(
             target,
             "guardrail_flagged" if would_have_blocked else "success",
