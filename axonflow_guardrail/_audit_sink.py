@@ -7,9 +7,9 @@ the records through the SDK.
 
 Exactly once: the guardrail submits a call's record only from the hook that takes the call's
 state (`_call_state`), so a second post-call hook finds nothing to submit. The agent has no
-idempotency key, so a retry could write a second row. We retry only when
-  the record cannot have been stored (connection refused, 502/503/504), never after a
-  timeout, and the call id travels in the record's metadata so any duplicate is traceable.
+idempotency key, so a retry could write a second row: we retry only when the record cannot
+have been stored (connection refused, 503), never after a timeout or a dropped connection,
+and the call id travels in the record's metadata so any duplicate would be traceable.
 
 Nothing lost quietly: a full queue or a record that still fails after its retries is logged
 at ERROR with the call id. When the worker tasks are cancelled at shutdown (asyncio cancels
@@ -30,9 +30,6 @@ from axonflow_guardrail._axonflow_client import AxonFlowClient, AxonFlowFailure,
 from axonflow_guardrail._log import log
 
 __all__ = ["AuditSink", "LLMCallAudit", "ToolCallAudit"]
-
-
-_RETRYABLE_STATUSES = frozenset({502, 503, 504})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,12 +54,8 @@ AuditRecord = LLMCallAudit | ToolCallAudit
 
 
 def _retryable(failure: AxonFlowFailure) -> bool:
-    if failure.kind is not FailureKind.UNAVAILABLE or failure.breaker_open:
-        return False
-    if failure.status is None:
-        # Connection refused/reset: nothing was stored. A timeout may have been stored.
-        return failure.reason == "AxonFlow is unreachable"
-    return failure.status in _RETRYABLE_STATUSES
+    """Only when the record cannot have been stored: connection refused, or 503."""
+    return failure.kind is FailureKind.UNAVAILABLE and failure.unsent and not failure.breaker_open
 
 
 class AuditSink:

@@ -70,6 +70,7 @@ class AxonFlowFailure(Exception):
         *,
         status: int | None = None,
         breaker_open: bool = False,
+        unsent: bool = False,
         details: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(reason)
@@ -77,6 +78,8 @@ class AxonFlowFailure(Exception):
         self.reason = reason
         self.status = status
         self.breaker_open = breaker_open
+        #: True when the request certainly never reached AxonFlow (safe to send again).
+        self.unsent = unsent or breaker_open or status == 503
         self.details = dict(details or {})
 
 
@@ -129,8 +132,11 @@ def classify_failure(exc: BaseException) -> AxonFlowFailure:
         )
     if isinstance(exc, (sdk_errors.TimeoutError, TimeoutError, httpx.TimeoutException)):
         return AxonFlowFailure(FailureKind.UNAVAILABLE, "AxonFlow did not answer in time")
-    if isinstance(exc, (sdk_errors.ConnectionError, httpx.TransportError, OSError)):
-        return AxonFlowFailure(FailureKind.UNAVAILABLE, "AxonFlow is unreachable")
+    if isinstance(exc, (sdk_errors.ConnectionError, httpx.ConnectError, ConnectionRefusedError)):
+        return AxonFlowFailure(FailureKind.UNAVAILABLE, "AxonFlow is unreachable", unsent=True)
+    if isinstance(exc, (httpx.TransportError, OSError)):
+        # Connected, then the connection broke: the request may have been processed.
+        return AxonFlowFailure(FailureKind.UNAVAILABLE, "AxonFlow dropped the connection")
     if status is not None:
         return AxonFlowFailure(
             FailureKind.UNAVAILABLE, f"AxonFlow answered HTTP {status}", status=status

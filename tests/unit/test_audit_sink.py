@@ -76,7 +76,7 @@ async def test_submit_returns_before_delivery() -> None:
 
 
 async def test_connection_refused_is_retried() -> None:
-    refused = AxonFlowFailure(FailureKind.UNAVAILABLE, "AxonFlow is unreachable")
+    refused = AxonFlowFailure(FailureKind.UNAVAILABLE, "AxonFlow is unreachable", unsent=True)
     client = FakeClient([refused, refused])
     sink, slept = make(client)
     sink.submit(record())
