@@ -53,7 +53,11 @@ class CallStateStore:
         max_entries: int = 100_000,
         max_age_seconds: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
+        key: str = REQUEST_ID_KEY,
     ) -> None:
+        # Each guardrail instance stamps its own key: several AxonFlow guardrails can govern
+        # one request (default_on plus a per-model one), and each must find its own state.
+        self._key = key
         self._states: OrderedDict[str, tuple[float, CallState]] = OrderedDict()
         self._max_entries = max_entries
         self._max_age = max_age_seconds
@@ -69,7 +73,7 @@ class CallStateStore:
     def put(self, data: MutableMapping[str, Any], state: CallState) -> None:
         """Keep `state` and stamp its id into the request's metadata (overwriting any forgery)."""
         _, bucket = get_or_create_metadata_bucket(data)  # type: ignore[arg-type]
-        bucket[REQUEST_ID_KEY] = state.request_id
+        bucket[self._key] = state.request_id
         now = self._clock()
         self._states[state.request_id] = (now, state)
         self._evict(now)
@@ -87,14 +91,13 @@ class CallStateStore:
         entry = self._states.get(request_id) if request_id else None
         return entry[1] if entry else None
 
-    @staticmethod
-    def request_id_of(data: Any) -> str | None:
+    def request_id_of(self, data: Any) -> str | None:
         if not isinstance(data, MutableMapping):
             return None
         for bucket_name in ("metadata", "litellm_metadata"):
             bucket = data.get(bucket_name)
             if isinstance(bucket, MutableMapping):
-                value = bucket.get(REQUEST_ID_KEY)
+                value = bucket.get(self._key)
                 if isinstance(value, str):
                     return value
         return None

@@ -5,22 +5,28 @@ settings, and key or team metadata, which LiteLLM loads from its database or fro
 `custom_auth`), never from the request body or headers. The one client-supplied input is the
 end-user token header, and only when the operator turns `allow_client_user_token` on (for
 deployments whose gateway forwards end-user JWTs).
+
+User tokens are secrets: `scrub_user_tokens` takes them out of every copy of the request that
+LiteLLM hands to its logging callbacks and spend logs (see docs/enablement.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
+from axonflow_guardrail._log import log
 from axonflow_guardrail._settings import ENFORCEMENT_MODES, EnforcementMode, GuardrailSettings
 
 __all__ = [
+    "ENFORCEMENT_KEY",
     "USER_TOKEN_HEADER",
+    "USER_TOKEN_KEY",
     "CallerIdentity",
     "request_headers",
     "resolve_identity",
-    "scrub_user_token_header",
+    "scrub_user_tokens",
 ]
 
 USER_TOKEN_HEADER = "x-axonflow-user-token"
@@ -63,36 +69,98 @@ def _metadata(obj: Any, name: str) -> Mapping[str, Any]:
 
 
 def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
+    return value if isinstance(value, str) and value.strip() and value != _REDACTED else None
 
 
 def request_headers(data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The client's request headers as the proxy recorded them (lower-case names)."""
+    """The client's request headers (lower-case names).
+
+    Read from the proxy's unlogged raw copy (`secret_fields.raw_headers`, set by the proxy
+    itself, never from the body) when there is one: the logged copies may already have been
+    scrubbed by another AxonFlow guardrail on the same request.
+    """
+    for headers in (_raw_headers(data), _logged_headers(data)):
+        if headers:
+            return {str(k).lower(): v for k, v in headers.items()}
+    return {}
+
+
+def _raw_headers(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    secret = data.get("secret_fields")
+    raw = secret.get("raw_headers") if isinstance(secret, Mapping) else None
+    return raw if isinstance(raw, Mapping) else None
+
+
+def _logged_headers(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
     psr = data.get("proxy_server_request")
     headers = psr.get("headers") if isinstance(psr, Mapping) else None
-    if not isinstance(headers, Mapping):
-        return {}
-    return {str(k).lower(): v for k, v in headers.items()}
+    return headers if isinstance(headers, Mapping) else None
 
 
-def scrub_user_token_header(data: MutableMapping[str, Any]) -> None:
-    """Replace the end-user token in the proxy's stored header copies.
+# Where LiteLLM keeps per-request copies that reach its logs, spend logs and every logging
+# callback: the request record (headers, body snapshot) and the metadata buckets, which
+# hold the client's headers (`headers`, `requester_metadata.headers`) and the key's and
+# team's metadata (`user_api_key_metadata`, `user_api_key_team_metadata`,
+# `user_api_key_auth_metadata`, and the `user_api_key_auth` object itself).
+_LOGGED_CONTAINERS = ("metadata", "litellm_metadata", "proxy_server_request")
+_MODEL_METADATA_FIELDS = ("metadata", "team_metadata", "project_metadata", "organization_metadata")
+_MAX_DEPTH = 8
 
-    LiteLLM keeps those copies for its logs and spend records; a user token must not land
-    there. The copy forwarded upstream is not touched (it never carries this header to the
-    model provider unless the operator forwards all headers).
+
+def scrub_user_tokens(data: MutableMapping[str, Any]) -> None:
+    """Replace every end-user token in the proxy's logged copies of this request.
+
+    Covers the `x-axonflow-user-token` header and the `axonflow_user_token` value LiteLLM
+    copies from key and team metadata into the request's metadata. Copy-on-write below the
+    top level: nested dicts and the `user_api_key_auth` object may be shared with LiteLLM's
+    key cache, so they are replaced by scrubbed copies, never changed in place. The copy
+    forwarded upstream and `secret_fields` (never logged) are not touched.
     """
-    containers: list[Any] = [data.get("proxy_server_request")]
-    for bucket in ("metadata", "litellm_metadata"):
-        containers.append(data.get(bucket))
-    for container in containers:
-        if not isinstance(container, MutableMapping):
-            continue
-        headers = container.get("headers")
-        if isinstance(headers, MutableMapping):
-            for name in list(headers):
-                if str(name).lower() == USER_TOKEN_HEADER:
-                    headers[name] = _REDACTED
+    for name in _LOGGED_CONTAINERS:
+        container = data.get(name)
+        if isinstance(container, MutableMapping):
+            for key in list(container):
+                value = container[key]
+                if _is_secret_entry(key, value):
+                    container[key] = _REDACTED
+                    continue
+                scrubbed = _scrubbed(value, 1)
+                if scrubbed is not value:
+                    container[key] = scrubbed
+
+
+def _is_secret_entry(key: Any, value: Any) -> bool:
+    if not isinstance(value, str) or value == _REDACTED:
+        return False
+    name = str(key).lower()
+    return name in (USER_TOKEN_HEADER, USER_TOKEN_KEY)
+
+
+def _scrubbed(value: Any, depth: int) -> Any:
+    """`value`, or a scrubbed copy of it if it holds a token (only mappings are searched)."""
+    if depth > _MAX_DEPTH:
+        return value
+    if isinstance(value, Mapping):
+        changed: dict[Any, Any] | None = None
+        for key, item in value.items():
+            new = _REDACTED if _is_secret_entry(key, item) else _scrubbed(item, depth + 1)
+            if new is not item:
+                if changed is None:
+                    changed = dict(value)
+                changed[key] = new
+        return value if changed is None else changed
+    copy_model = getattr(value, "model_copy", None)
+    if callable(copy_model):  # a pydantic model such as UserAPIKeyAuth
+        update: dict[str, Any] = {}
+        for field_name in _MODEL_METADATA_FIELDS:
+            current = getattr(value, field_name, None)
+            if isinstance(current, Mapping):
+                new = _scrubbed(current, depth + 1)
+                if new is not current:
+                    update[field_name] = new
+        if update:
+            return copy_model(update=update)
+    return value
 
 
 def resolve_identity(
@@ -100,9 +168,12 @@ def resolve_identity(
 ) -> CallerIdentity:
     """Identity and enforcement level for one request.
 
-    Enforcement: key metadata, else team metadata, else the guardrail's `enforcement_mode`.
-    User token: key metadata, else team metadata, else the client header (only if allowed),
-    else `default_user_token`.
+    Enforcement: key metadata, else team metadata, else the guardrail's `enforcement_mode`
+    (an unrecognised value at key or team level enforces). User token: key metadata, else
+    team metadata, else the client header (only if allowed), else `default_user_token`.
+
+    Only `user_api_key_dict` (what LiteLLM authenticated) is read for settings, never the
+    request data: on some routes and hooks a client can put look-alike keys there.
     """
     key_meta = _metadata(user_api_key_dict, "metadata")
     team_meta = _metadata(user_api_key_dict, "team_metadata")
@@ -110,10 +181,23 @@ def resolve_identity(
     mode: EnforcementMode = settings.enforcement_mode
     mode_source = "guardrail"
     for source, meta in (("key", key_meta), ("team", team_meta)):
-        raw = _string(meta.get(ENFORCEMENT_KEY))
-        if raw is not None and raw.lower() in ENFORCEMENT_MODES:
-            mode, mode_source = cast(EnforcementMode, raw.lower()), source
-            break
+        raw = meta.get(ENFORCEMENT_KEY)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            continue
+        value = raw.strip().lower() if isinstance(raw, str) else None
+        if value in ENFORCEMENT_MODES:
+            mode, mode_source = value, source
+        else:
+            # A typo must not fall through to a laxer team or guardrail setting.
+            log.warning(
+                "axonflow: %s metadata has %s=%r, which is not one of %s; enforcing",
+                source,
+                ENFORCEMENT_KEY,
+                raw,
+                ", ".join(ENFORCEMENT_MODES),
+            )
+            mode, mode_source = "enforce", f"{source}:invalid"
+        break
 
     token, token_source = settings.default_user_token, "default"
     for source, meta in (("key_metadata", key_meta), ("team_metadata", team_meta)):

@@ -66,3 +66,17 @@ def test_bounded_by_count_and_age() -> None:
     now[0] = 100
     store.put({"metadata": {}}, state("late"))
     assert len(store) == 1
+
+
+def test_two_guardrails_on_one_request_each_find_their_own_state() -> None:
+    """default_on plus a per-model AxonFlow guardrail: both audit the same request."""
+    first = CallStateStore(key=f"{REQUEST_ID_KEY}:a")
+    second = CallStateStore(key=f"{REQUEST_ID_KEY}:b")
+    data: dict[str, Any] = {"metadata": {}}
+    first.put(data, state("ra"))
+    second.put(data, state("rb"))
+    taken_a, taken_b = first.take(data), second.take(data)
+    assert taken_a is not None
+    assert taken_a.request_id == "ra"
+    assert taken_b is not None
+    assert taken_b.request_id == "rb"
