@@ -9,6 +9,12 @@ Status codes are chosen so that OpenAI and Anthropic SDKs do *not* retry on thei
 retry 408, 409, 429 and every 5xx): a policy block must not be re-sent three times. The one
 5xx is 503 for "AxonFlow cannot answer and fail_open is false": there a retry is right.
 A plain exception escaping a hook would be a 500; the guardrail never lets one out.
+
+Not every route reads the `detail` dict: `/v1/completions` builds its error from the
+exception's `message` / `type` / `param` attributes, and a `/v1/responses` stream builds its
+`response.failed` event from `message` and `code`. `GovernanceError` carries those too, so every
+route shows the guardrail's message (and, on Responses streams, its `code`) instead of a
+stringified dict.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
-__all__ = ["ErrorCode", "governance_error"]
+__all__ = ["ErrorCode", "GovernanceError", "governance_error"]
 
 
 class ErrorCode(enum.StrEnum):
@@ -60,7 +66,38 @@ def status_of(code: ErrorCode) -> int:
     return _STATUS[code]
 
 
-def governance_error(code: ErrorCode, message: str, **details: Any) -> HTTPException:
+# The OpenAI error `type` LiteLLM derives from a status when an exception names none.
+_OPENAI_TYPES: dict[int, str] = {
+    401: "authentication_error",
+    403: "permission_error",
+    429: "rate_limit_error",
+}
+
+
+def openai_error_type(status_code: int) -> str:
+    if status_code in _OPENAI_TYPES:
+        return _OPENAI_TYPES[status_code]
+    return "invalid_request_error" if status_code < 500 else "internal_server_error"
+
+
+class GovernanceError(HTTPException):
+    """A refusal: an `HTTPException` (rendered from `detail` on most routes) that also carries
+    the attributes LiteLLM reads off other exceptions (`message`, `type`, `param`, `code`)."""
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code=status_code, detail=detail, headers=headers)
+        self.message = str(detail.get("error") or "Request refused by governance")
+        self.type = openai_error_type(status_code)
+        self.param: str | None = None
+        self.code = str(detail.get("code") or "")
+
+
+def governance_error(code: ErrorCode, message: str, **details: Any) -> GovernanceError:
     """An HTTPException LiteLLM renders in the route's error envelope.
 
     `details` must hold nothing secret: no tokens, no credentials, no prompt text.
@@ -68,4 +105,4 @@ def governance_error(code: ErrorCode, message: str, **details: Any) -> HTTPExcep
     detail: dict[str, Any] = {"error": message, "code": code.value}
     detail.update({k: v for k, v in details.items() if v is not None})
     headers = {"Retry-After": "5"} if code is ErrorCode.GOVERNANCE_UNAVAILABLE else None
-    return HTTPException(status_code=_STATUS[code], detail=detail, headers=headers)
+    return GovernanceError(status_code=_STATUS[code], detail=detail, headers=headers)

@@ -13,7 +13,6 @@ logged with the call id and treated like AxonFlow being unavailable, so `fail_op
 from __future__ import annotations
 
 import inspect
-import json
 import time
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
@@ -23,7 +22,7 @@ from fastapi import HTTPException
 from litellm.integrations.custom_guardrail import CustomGuardrail
 from litellm.types.guardrails import GuardrailEventHooks, LitellmParams
 
-from axonflow_guardrail._approval_gate import ApprovalGate, approval_id_from
+from axonflow_guardrail._approval_gate import ApprovalGate, GrantedApproval, approval_id_from
 from axonflow_guardrail._audit_sink import AuditSink, LLMCallAudit, ToolCallAudit
 from axonflow_guardrail._axonflow_client import (
     AxonFlowClient,
@@ -32,20 +31,26 @@ from axonflow_guardrail._axonflow_client import (
     PreCheckDecision,
     Verdict,
 )
-from axonflow_guardrail._call_state import CallState, CallStateStore
+from axonflow_guardrail._call_state import REQUEST_ID_KEY, CallState, CallStateStore
 from axonflow_guardrail._circuit_breaker import CircuitBreaker
 from axonflow_guardrail._errors import ErrorCode, governance_error
-from axonflow_guardrail._identity import CallerIdentity, resolve_identity, scrub_user_token_header
+from axonflow_guardrail._identity import CallerIdentity, resolve_identity, scrub_user_tokens
 from axonflow_guardrail._log import log
 from axonflow_guardrail._output_check import OutputGate, replace_response_text
 from axonflow_guardrail._pre_check import FailOpenPass, PreCheckGate
 from axonflow_guardrail._request_text import (
     extract_request_text,
     extract_response_text,
+    mcp_statement,
     response_usage,
+    write_back_mcp_statement,
 )
 from axonflow_guardrail._settings import ConfigurationError, GuardrailSettings
-from axonflow_guardrail._stream_gate import govern_stream
+from axonflow_guardrail._stream_gate import (
+    anthropic_stream_refusal,
+    estimate_usage,
+    govern_stream,
+)
 
 __all__ = ["AxonFlowGuardrail"]
 
@@ -59,6 +64,12 @@ SUPPORTED_HOOKS = (
     GuardrailEventHooks.during_mcp_call,
 )
 _MCP_CALL_TYPES = frozenset({"call_mcp_tool"})
+# Tool-catalog scans (LiteLLM runs MCP guardrails over listed tool descriptions): not a call,
+# nothing reaches a model or a tool; not governed (see docs/routes.md).
+_MCP_LISTING_CALL_TYPES = frozenset({"list_mcp_tools"})
+_ANTHROPIC_CALL_TYPES = frozenset({"anthropic_messages", "aanthropic_messages"})
+#: The audit summary of a response the client never received (it may hold what was blocked).
+WITHHELD_SUMMARY = "[response withheld by governance]"
 _SUMMARY_CHARS = 500
 
 # Keyword arguments LiteLLM may pass that are its own, not ours.
@@ -116,7 +127,9 @@ class AxonFlowGuardrail(CustomGuardrail):
             tenant_id=s.tenant_id,
             call_timeout_seconds=s.call_timeout_seconds,
             breaker=self.breaker,
-            declares_redaction=s.redact_input,
+            # field_redact@1 only when masked text really replaces the original: pre_call
+            # (requests) or pre_mcp_call (tool arguments); during_call cannot rewrite.
+            declares_redaction=s.redact_input and bool({"pre_call", "pre_mcp_call"} & set(modes)),
         )
         self.pre_checks = PreCheckGate(client=self.client, settings=s)
         self.approvals = ApprovalGate(client=self.client, settings=s)
@@ -127,7 +140,7 @@ class AxonFlowGuardrail(CustomGuardrail):
             concurrency=s.audit_concurrency,
             send_timeout_seconds=max(s.call_timeout_seconds, 10.0),
         )
-        self.calls = CallStateStore()
+        self.calls = CallStateStore(key=f"{REQUEST_ID_KEY}:{self.guardrail_name}")
         # Audits and output checks run in post-call hooks. Without post_call in the mode no
         # hook would ever take a call's state, so none is kept (and nothing is audited).
         self._keeps_call_state = "post_call" in modes
@@ -135,6 +148,13 @@ class AxonFlowGuardrail(CustomGuardrail):
             log.warning(
                 "axonflow guardrail %r: mode has no post_call, so calls are pre-checked but "
                 "NOT audited and outputs are not checked",
+                self.guardrail_name,
+            )
+        if "during_call" in modes and "pre_call" not in modes and s.redact_input:
+            log.warning(
+                "axonflow guardrail %r: mode during_call runs in parallel with the LLM call, "
+                "so input redaction cannot apply: text a policy wants masked reaches the model "
+                "unmasked (add pre_call to mask it)",
                 self.guardrail_name,
             )
         log.info(
@@ -178,9 +198,10 @@ class AxonFlowGuardrail(CustomGuardrail):
         started = time.time()
         call_id = str(data.get("litellm_call_id") or "")
         try:
-            if call_type in _MCP_CALL_TYPES:
-                await self._pre_mcp_call(user_api_key_dict, data, call_id, started)
+            if call_type in _MCP_LISTING_CALL_TYPES:
                 return None
+            if call_type in _MCP_CALL_TYPES:
+                return await self._pre_mcp_call(user_api_key_dict, data, call_id, started, hook)
             return await self._pre_call(
                 user_api_key_dict, cache, data, call_type, call_id, started, hook
             )
@@ -210,7 +231,7 @@ class AxonFlowGuardrail(CustomGuardrail):
         identity = resolve_identity(
             user_api_key_dict=user_api_key_dict, data=data, settings=self.settings
         )
-        scrub_user_token_header(data)
+        scrub_user_tokens(data)
         if identity.enforcement_mode == "off":
             self._record(data, "not_run", {"enforcement": "off"}, started, hook)
             return None
@@ -233,17 +254,22 @@ class AxonFlowGuardrail(CustomGuardrail):
             litellm_call_id=call_id,
         )
 
-        approval_id = approval_id_from(data)
-        if approval_id is not None and identity.enforcement_mode == "enforce":
-            await self.approvals.redeem(
-                approval_id=approval_id, identity=identity, prompt=query, cache=cache
+        # A re-sent held request: checked now, spent only once it is allowed to go on, so a
+        # transient failure below does not burn the approval.
+        granted: GrantedApproval | None = None
+        presented_id = approval_id_from(data)
+        if presented_id is not None and identity.enforcement_mode == "enforce":
+            granted = await self.approvals.redeem(
+                approval_id=presented_id, identity=identity, prompt=query, cache=cache
             )
-            context["approval_request_id"] = approval_id
+            context["approval_request_id"] = granted.approval_id
 
         try:
             decision = await self.pre_checks.decide(identity=identity, query=query, context=context)
         except AxonFlowFailure as failure:
             passed = self.pre_checks.on_failure(failure, identity=identity, call_id=call_id)
+            if granted is not None:
+                await self.approvals.spend(granted, cache=cache, call_id=call_id)
             self._record(data, "guardrail_failed_to_respond", _pass_info(passed), started, hook)
             return None
 
@@ -254,11 +280,11 @@ class AxonFlowGuardrail(CustomGuardrail):
             if error is not None:
                 raise error
             would_have_blocked = True
-        elif decision.verdict is Verdict.NEEDS_APPROVAL and approval_id is None:
+        elif decision.verdict is Verdict.NEEDS_APPROVAL and granted is None:
             if identity.enforcement_mode == "audit":
                 would_have_blocked = True
             else:
-                approval_id = await self.approvals.hold(
+                granted = await self.approvals.hold(
                     decision=decision,
                     identity=identity,
                     prompt=query,
@@ -267,15 +293,23 @@ class AxonFlowGuardrail(CustomGuardrail):
                     call_type=call_type,
                     cache=cache,
                 )
-                decision = await self._fresh_pre_check(identity, query, context, approval_id)
-        elif (
+                # Whatever the fresh pre-check answers short of deny (require_approval again
+                # included: this very prompt was approved), the request goes on: no loop.
+                decision = await self._fresh_pre_check(
+                    identity, query, context, granted.approval_id, call_id
+                )
+        if (
             decision.verdict is Verdict.REDACT
             and self.settings.redact_input
+            and identity.enforcement_mode == "enforce"  # audit mode never rewrites
             and hook is GuardrailEventHooks.pre_call
         ):
             rewritten = await self.pre_checks.masked_request(
                 data=data, extracted=extracted, identity=identity, decision=decision
             )
+        if granted is not None:
+            await self.approvals.spend(granted, cache=cache, call_id=call_id)
+        approval_id = granted.approval_id if granted is not None else None
 
         target = rewritten if rewritten is not None else data
         state = CallState(
@@ -308,6 +342,7 @@ class AxonFlowGuardrail(CustomGuardrail):
         query: str,
         context: dict[str, Any],
         approval_id: str,
+        call_id: str,
     ) -> PreCheckDecision:
         """After an approval: a new context to audit against (the first one may have expired)."""
         context = {**context, "approval_request_id": approval_id}
@@ -316,7 +351,7 @@ class AxonFlowGuardrail(CustomGuardrail):
         except AxonFlowFailure as failure:
             # The reviewer approved this very prompt; only a refusal stops it now.
             if failure.kind is FailureKind.REJECTED:
-                self.pre_checks.on_failure(failure, identity=identity, call_id="")
+                self.pre_checks.on_failure(failure, identity=identity, call_id=call_id)
             raise governance_error(
                 ErrorCode.GOVERNANCE_UNAVAILABLE,
                 f"Approved, but governance could not confirm the request ({failure.reason}); "
@@ -324,23 +359,39 @@ class AxonFlowGuardrail(CustomGuardrail):
                 approval_request_id=approval_id,
             ) from None
         if decision.verdict is Verdict.DENY:
-            error = self.pre_checks.refuse(decision, identity=identity, call_id="")
+            error = self.pre_checks.refuse(decision, identity=identity, call_id=call_id)
             if error is not None:
                 raise error
         return decision
 
     async def _pre_mcp_call(
-        self, user_api_key_dict: Any, data: dict[str, Any], call_id: str, started: float
-    ) -> None:
+        self,
+        user_api_key_dict: Any,
+        data: dict[str, Any],
+        call_id: str,
+        started: float,
+        hook: GuardrailEventHooks,
+    ) -> dict[str, Any] | None:
+        """An MCP tool call: check tool and arguments, audit it, mask the arguments if told to.
+
+        Returns the request with masked arguments (LiteLLM applies `modified_arguments`), or
+        None. Masking applies in pre_mcp_call only (during_mcp_call runs beside the tool).
+        """
+        event = (
+            GuardrailEventHooks.pre_mcp_call
+            if hook is GuardrailEventHooks.pre_call
+            else GuardrailEventHooks.during_mcp_call
+        )
         identity = resolve_identity(
             user_api_key_dict=user_api_key_dict, data=data, settings=self.settings
         )
+        scrub_user_tokens(data)
         if identity.enforcement_mode == "off":
-            return
+            return None
         tool = str(data.get("mcp_tool_name") or data.get("name") or "")
         server = str(data.get("mcp_server_name") or "mcp")
         arguments = data.get("mcp_arguments") or data.get("arguments") or {}
-        statement = f"Tool: {tool}\nArguments: {json.dumps(arguments, default=str)}"
+        statement = mcp_statement(tool, arguments)
         tool_started = time.monotonic()
         try:
             result = await self.client.check_tool_input(
@@ -352,14 +403,40 @@ class AxonFlowGuardrail(CustomGuardrail):
             )
         except AxonFlowFailure as failure:
             passed = self.pre_checks.on_failure(failure, identity=identity, call_id=call_id)
-            self._record(
-                data,
-                "guardrail_failed_to_respond",
-                _pass_info(passed),
-                started,
-                GuardrailEventHooks.pre_mcp_call,
-            )
-            return
+            self._record(data, "guardrail_failed_to_respond", _pass_info(passed), started, event)
+            return None
+        rewritten: dict[str, Any] | None = None
+        refusal: HTTPException | None = None
+        if not result.allowed:
+            if identity.enforcement_mode == "enforce":
+                refusal = governance_error(
+                    ErrorCode.POLICY_DENIED,
+                    result.block_reason or "Tool call blocked by governance policy",
+                    decision_id=result.decision_id,
+                    tool=tool,
+                )
+        elif (
+            result.masked_text is not None
+            and self.settings.redact_input
+            and identity.enforcement_mode == "enforce"
+            and event is GuardrailEventHooks.pre_mcp_call
+        ):
+            try:
+                if "mcp_arguments" not in data:
+                    raise ValueError("the request carries no mcp_arguments to rewrite")
+                extracted = extract_request_text(
+                    data, "call_mcp_tool", max_chars=self.settings.max_check_chars
+                )
+                rewritten = write_back_mcp_statement(data, extracted, tool, result.masked_text)
+            except ValueError as exc:
+                log.error("axonflow tool-argument redaction failed closed: %s", exc)
+                refusal = governance_error(
+                    ErrorCode.REDACTION_FAILED,
+                    "The tool call contains data that governance requires to be masked, and "
+                    f"masking could not be applied ({exc}); the tool was not called.",
+                    decision_id=result.decision_id,
+                    tool=tool,
+                )
         self.audits.submit(
             ToolCallAudit(
                 call_id=call_id,
@@ -367,29 +444,30 @@ class AxonFlowGuardrail(CustomGuardrail):
                     tool_name=tool or "unknown",
                     caller_name="litellm-proxy",
                     tool_type="mcp",
-                    input={"server": server, "arguments": arguments},
+                    input={
+                        "server": server,
+                        "arguments": (rewritten or {}).get("mcp_arguments", arguments),
+                    },
                     user_id=identity.user_id,
                     duration_ms=int((time.monotonic() - tool_started) * 1000),
                     policies_applied=None,
-                    success=result.allowed,
-                    error_message=None if result.allowed else result.block_reason,
+                    success=result.allowed and refusal is None,
+                    error_message=_detail(refusal).get("error")
+                    if refusal is not None
+                    else (None if result.allowed else result.block_reason),
                 ),
             )
         )
-        if not result.allowed and identity.enforcement_mode == "enforce":
-            raise governance_error(
-                ErrorCode.POLICY_DENIED,
-                result.block_reason or "Tool call blocked by governance policy",
-                decision_id=result.decision_id,
-                tool=tool,
-            )
+        if refusal is not None:
+            raise refusal
+        info: dict[str, Any] = {"decision_id": result.decision_id, "tool": tool}
+        if rewritten is not None:
+            info["input_redacted"] = True
+        target = rewritten if rewritten is not None else data
         self._record(
-            data,
-            "success" if result.allowed else "guardrail_flagged",
-            {"decision_id": result.decision_id, "tool": tool},
-            started,
-            GuardrailEventHooks.pre_mcp_call,
+            target, "success" if result.allowed else "guardrail_flagged", info, started, event
         )
+        return rewritten
 
     # ------------------------------------------------------------------ post-call
 
@@ -423,7 +501,8 @@ class AxonFlowGuardrail(CustomGuardrail):
                     ErrorCode.GOVERNANCE_UNAVAILABLE, "The response could not be checked."
                 ) from None
         finally:
-            self._audit(state, response=response, outcome=outcome)
+            summary = WITHHELD_SUMMARY if outcome == "blocked" else None
+            self._audit(state, response=response, outcome=outcome, summary=summary)
         return response
 
     async def async_post_call_streaming_iterator_hook(
@@ -439,11 +518,34 @@ class AxonFlowGuardrail(CustomGuardrail):
             return (await self.outputs.check(text, state=state)).masked_text
 
         def done(chunks: list[Any], outcome: str) -> None:
-            self._audit(state, response=chunks, outcome=outcome)
+            estimated = None
+            if chunks and not any(response_usage(chunks)):  # e.g. /v1/completions streams
+                estimated = estimate_usage(
+                    state.model,
+                    extract_request_text(request_data, state.call_type, max_chars=0).joined(),
+                    extract_response_text(chunks),
+                )
+            self._audit(
+                state,
+                response=chunks,
+                outcome=outcome,
+                summary=WITHHELD_SUMMARY if outcome == "blocked" else None,
+                estimated_usage=estimated,
+            )
 
         hold = self.settings.check_output and state.enforcement != "off"
-        async for chunk in govern_stream(response, hold=hold, check=check, on_done=done):
-            yield chunk
+        relayed = False
+        try:
+            async for chunk in govern_stream(response, hold=hold, check=check, on_done=done):
+                relayed = True
+                yield chunk
+        except HTTPException as exc:
+            if hold and not relayed and state.call_type in _ANTHROPIC_CALL_TYPES:
+                # /v1/messages: the same Anthropic error a non-streaming refusal gets.
+                raise anthropic_stream_refusal(
+                    exc, guardrail_name=self.guardrail_name, mode=self.event_hook
+                ) from None
+            raise
 
     async def async_post_call_failure_hook(
         self,
@@ -468,12 +570,20 @@ class AxonFlowGuardrail(CustomGuardrail):
     # ------------------------------------------------------------------ helpers
 
     def _audit(
-        self, state: CallState, *, response: Any, outcome: str, summary: str | None = None
+        self,
+        state: CallState,
+        *,
+        response: Any,
+        outcome: str,
+        summary: str | None = None,
+        estimated_usage: tuple[int, int, int] | None = None,
     ) -> None:
         """Queue the call's audit record. Never raises, never waits."""
         try:
             text = summary if summary is not None else extract_response_text(response)
             usage = response_usage(response) if response is not None else (0, 0, 0)
+            if estimated_usage is not None:
+                usage = estimated_usage
             latency_ms = int((time.monotonic() - state.checked_at) * 1000)
             metadata: dict[str, Any] = {
                 "outcome": outcome,
@@ -489,6 +599,8 @@ class AxonFlowGuardrail(CustomGuardrail):
                 metadata["approval_request_id"] = state.approval_id
             if state.redacted:
                 metadata["input_redacted"] = True
+            if estimated_usage is not None:
+                metadata["usage_estimated"] = True
             self.audits.submit(
                 LLMCallAudit(
                     call_id=state.litellm_call_id or state.request_id,

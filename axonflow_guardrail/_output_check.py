@@ -3,7 +3,8 @@
 Used when the operator sets `check_output: true` (mode `post_call`). A blocked answer becomes
 a 400 (`output_blocked`), or a stream's error event; a redacted answer reaches the client
 with the engine-masked text. If AxonFlow cannot answer, `fail_open` decides, as for the
-pre-check.
+pre-check. In `audit` (shadow) enforcement nothing is blocked or rewritten: a block is recorded
+as "would have blocked", a redaction is only recorded by AxonFlow.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class OutputGate:
                 context_id=state.decision.context_id,
             )
         if decision.masked_text is not None and decision.masked_text != text:
+            if state.enforcement == "audit":  # shadow mode records, never rewrites
+                return OutputVerdict(decision_id=decision.decision_id)
             return OutputVerdict(masked_text=decision.masked_text, decision_id=decision.decision_id)
         return OutputVerdict(decision_id=decision.decision_id)
 
@@ -94,50 +97,80 @@ def _get(container: Any, key: str) -> Any:
 
 
 def replace_response_text(response: Any, masked: str) -> bool:
-    """Put `masked` in place of the response's text. False if the shape has no single text.
+    """Put `masked` in place of the response's text. False if that cannot be done faithfully.
 
-    Handles chat completions (first choice's message), text completions, Responses API
-    output text and Anthropic message content. The caller fails closed on False.
+    `masked` is the output check's answer for `extract_response_text(response)`, i.e. all the
+    text the response gives the caller, joined. It can only stand in for text that is one
+    answer's plain text: one choice's message content (chat) or text (text completion), or the
+    text parts of a Responses output or an Anthropic message (the first part gets the masked
+    text, the others are emptied). When the checked text also covers something that cannot
+    carry it (tool or function calls and their arguments, tool-use input, refusals, several
+    choices), this returns False and leaves the response untouched: the caller withholds it,
+    rather than send a masked answer next to unmasked tool arguments.
     """
     choices = _get(response, "choices")
     if isinstance(choices, list) and choices:
-        first = choices[0]
-        message = _get(first, "message")
-        if message is not None and isinstance(_get(message, "content"), str):
-            _set(message, "content", masked)
-            for extra in choices[1:]:
-                extra_message = _get(extra, "message")
-                if extra_message is not None:
-                    _set(extra_message, "content", "")
-            return True
-        if isinstance(_get(first, "text"), str):
-            _set(first, "text", masked)
-            return True
-    return _replace_in_parts(_get(response, "output"), masked) or _replace_in_parts(
-        _get(response, "content"), masked
-    )
+        return len(choices) == 1 and _replace_in_choice(choices[0], masked)
+    output = _get(response, "output")
+    if isinstance(output, list):
+        return _replace_in_responses_output(output, masked)
+    content = _get(response, "content")
+    if isinstance(content, list):
+        return _replace_in_blocks(_anthropic_text_blocks(content), masked)
+    return False
 
 
-def _replace_in_parts(items: Any, masked: str) -> bool:
-    """Responses `output[].content[]` or Anthropic `content[]`: masked text in the first text
-    part, the other text parts emptied (the masked text covers all of them)."""
-    if not isinstance(items, list):
+def _replace_in_choice(choice: Any, masked: str) -> bool:
+    message = _get(choice, "message")
+    if message is None:
+        if isinstance(_get(choice, "text"), str):
+            _set(choice, "text", masked)
+            return True
         return False
-    text_parts: list[Any] = []
+    if _get(message, "tool_calls") or _get(message, "function_call") or _get(message, "refusal"):
+        return False
+    if not isinstance(_get(message, "content"), str):
+        return False
+    _set(message, "content", masked)
+    return True
+
+
+_TOOL_OUTPUT_ITEMS = frozenset({"function_call", "custom_tool_call", "mcp_call"})
+
+
+def _replace_in_responses_output(items: list[Any], masked: str) -> bool:
+    parts: list[Any] = []
     for item in items:
-        if _get(item, "type") == "text" and isinstance(_get(item, "text"), str):
-            text_parts.append(item)
-        inner = _get(item, "content")
-        if isinstance(inner, list):
-            text_parts.extend(
-                part
-                for part in inner
-                if _get(part, "type") in ("output_text", "text")
-                and isinstance(_get(part, "text"), str)
-            )
-    if not text_parts:
+        kind = _get(item, "type")
+        if kind in _TOOL_OUTPUT_ITEMS:
+            return False
+        if kind != "message":
+            continue  # reasoning and hosted-tool items carry no checked text
+        for part in _get(item, "content") or ():
+            part_kind = _get(part, "type")
+            if part_kind == "refusal":
+                return False
+            if part_kind in ("output_text", "text") and isinstance(_get(part, "text"), str):
+                parts.append(part)
+    return _replace_in_blocks(parts, masked)
+
+
+def _anthropic_text_blocks(blocks: list[Any]) -> list[Any] | None:
+    texts: list[Any] = []
+    for block in blocks:
+        kind = _get(block, "type")
+        if kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
+            return None
+        if kind == "text" and isinstance(_get(block, "text"), str):
+            texts.append(block)
+    return texts
+
+
+def _replace_in_blocks(parts: list[Any] | None, masked: str) -> bool:
+    """The masked text in the first text part, the others emptied (it covers all of them)."""
+    if not parts:
         return False
-    _set(text_parts[0], "text", masked)
-    for part in text_parts[1:]:
+    _set(parts[0], "text", masked)
+    for part in parts[1:]:
         _set(part, "text", "")
     return True

@@ -28,8 +28,10 @@ What is read, per ``call_type`` (sync and async names alike)
 * ``call_mcp_tool``: ``mcp_tool_name`` and every value inside ``mcp_arguments``, which is what the
   MCP server will actually receive. LiteLLM's synthetic ``messages`` entry
   (``"Tool: …\\nArguments: {…}"``) repeats them, so it is read only when those keys are absent.
+* ``rerank`` / ``arerank``: ``query`` and every document in ``documents``.
 * any other ``call_type``: a best-effort walk over ``messages``, ``system``, ``instructions``,
-  ``prompt`` and ``input`` with the same rules, so that a new route is checked rather than
+  ``prompt``, ``input``, Google ``contents[].parts`` / ``system_instruction`` and rerank-style
+  ``query`` + ``documents`` with the same rules, so that a new route is checked rather than
   silently skipped.
 
 Images, audio, video and files become one short placeholder segment each (``[image]``,
@@ -94,9 +96,12 @@ __all__ = [
     "TextSegment",
     "extract_request_text",
     "extract_response_text",
+    "mcp_statement",
     "response_usage",
     "split_masked",
+    "stream_format",
     "write_back",
+    "write_back_mcp_statement",
 ]
 
 PathKey: TypeAlias = str | int
@@ -610,6 +615,29 @@ def _mcp_request(c: _Collector, data: Mapping[str, Any]) -> None:
     _arguments(c, ("mcp_arguments",), data.get("mcp_arguments"), None)
 
 
+def _rerank_request(c: _Collector, data: Mapping[str, Any]) -> None:
+    """``/rerank``: the ``query`` and every document (strings, or objects read like parts)."""
+    if isinstance(data.get("query"), str):
+        c.add(("query",), data["query"], "user", True)
+    _content(c, ("documents",), data.get("documents"), "user")
+
+
+def _gemini_contents(c: _Collector, data: Mapping[str, Any]) -> None:
+    """Google ``generateContent``: ``system_instruction`` and ``contents[].parts[].text``."""
+    for key in ("system_instruction", "systemInstruction"):
+        instruction = data.get(key)
+        if isinstance(instruction, Mapping):
+            _content(c, (key, "parts"), instruction.get("parts"), "system")
+    contents = data.get("contents")
+    if isinstance(contents, list | tuple):
+        for index, turn in enumerate(contents):
+            if isinstance(turn, Mapping):
+                role = _role_of(turn, "user")
+                _content(c, ("contents", index, "parts"), turn.get("parts"), role)
+            else:
+                _input_item(c, ("contents", index), turn)
+
+
 def _generic_request(c: _Collector, data: Mapping[str, Any]) -> None:
     """Unknown route: read every field that carries prompt text on some known route."""
     _system(c, data)
@@ -617,6 +645,9 @@ def _generic_request(c: _Collector, data: Mapping[str, Any]) -> None:
     _messages(c, data)
     _prompt(c, data)
     _input_like(c, ("input",), data.get("input"))
+    _gemini_contents(c, data)
+    if "query" in data and "documents" in data:
+        _rerank_request(c, data)
 
 
 _ROUTES: Final = {
@@ -631,6 +662,8 @@ _ROUTES: Final = {
     "anthropic_messages": _anthropic_request,
     "aanthropic_messages": _anthropic_request,
     "call_mcp_tool": _mcp_request,
+    "rerank": _rerank_request,
+    "arerank": _rerank_request,
 }
 
 
@@ -803,6 +836,71 @@ def _show(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# MCP tool calls
+# --------------------------------------------------------------------------------------------
+
+_MCP_ARGUMENTS_LINE: Final = "\nArguments: "
+
+
+def mcp_statement(tool: str, arguments: Any) -> str:
+    """What an MCP tool call is checked as: ``Tool: <name>`` and ``Arguments: <JSON>``.
+
+    The JSON keeps non-ASCII characters as they are, so policy patterns see the real text.
+    """
+    encoded = json.dumps(arguments, ensure_ascii=False, default=str)
+    return f"Tool: {tool}{_MCP_ARGUMENTS_LINE}{encoded}"
+
+
+def write_back_mcp_statement(
+    data: dict[str, Any], extracted: ExtractedText, tool: str, masked_statement: str
+) -> dict[str, Any]:
+    """Return a copy of an MCP tool-call request with the arguments of a masked statement.
+
+    ``extracted`` is ``extract_request_text(data, "call_mcp_tool", ...)`` and ``masked_statement``
+    the engine-masked :func:`mcp_statement` of the same call. Each extracted argument value is
+    replaced by the value at the same place in the masked JSON, through :func:`write_back` (so
+    the rewrite is published as ``modified_arguments`` and the same writability rules hold:
+    numbers, keys and the tool name cannot change). Raises :class:`ValueError` when the masked
+    statement cannot be mapped back faithfully: the tool line or a key changed, the arguments
+    are no longer JSON, or a value changed type. The caller must then fail closed.
+    """
+    prefix = f"Tool: {tool}{_MCP_ARGUMENTS_LINE}"
+    if not masked_statement.startswith(prefix):
+        raise ValueError("masking changed the tool name line of the MCP statement")
+    try:
+        masked_arguments = json.loads(masked_statement[len(prefix) :])
+    except ValueError:
+        raise ValueError("masking made the MCP tool arguments invalid JSON") from None
+    replacements: list[str] = []
+    for segment in extracted.segments:
+        if not segment.path or segment.path[0] != "mcp_arguments":
+            replacements.append(segment.text)
+            continue
+        value = _masked_value(masked_arguments, segment.path[1:], segment.path)
+        if segment.writable and isinstance(value, str):
+            replacements.append(value)
+        elif (
+            not segment.writable and isinstance(value, int | float) and not isinstance(value, bool)
+        ):
+            replacements.append(str(value))  # write_back refuses it unless unchanged
+        else:
+            raise ValueError(f"masking changed the type of {_show(segment.path)}")
+    return write_back(data, extracted, replacements)
+
+
+def _masked_value(root: Any, keys: Path, path: Path) -> Any:
+    node = root
+    for key in keys:
+        found = (isinstance(key, str) and isinstance(node, Mapping) and key in node) or (
+            isinstance(key, int) and isinstance(node, list) and 0 <= key < len(node)
+        )
+        if not found:
+            raise ValueError(f"masking changed the structure of {_show(path)}")
+        node = node[key]
+    return node
+
+
+# --------------------------------------------------------------------------------------------
 # Responses
 # --------------------------------------------------------------------------------------------
 
@@ -950,6 +1048,12 @@ def _stream_events(chunks: Sequence[Any]) -> list[Any]:
         if isinstance(event, Mapping):
             events.append(event)
     return events
+
+
+def stream_format(chunks: Sequence[Any]) -> str:
+    """``"chat"`` (chat and text-completion chunks), ``"responses"`` (``/v1/responses`` events) or
+    ``"anthropic"`` (``/v1/messages`` raw SSE bytes): the shape of a list of streaming chunks."""
+    return _stream_kind(_stream_events(chunks))
 
 
 def _stream_kind(events: Sequence[Any]) -> str:
@@ -1109,7 +1213,10 @@ def _stream_usage(chunks: Sequence[Any]) -> tuple[int, int, int]:
             if _get(event, "type") == "message_start":
                 prompt = _anthropic_input_tokens(_get(_get(event, "message"), "usage"))
             elif _get(event, "type") == "message_delta":
-                completion = _tokens(_get(event, "usage"), "output_tokens") or completion
+                usage = _get(event, "usage")
+                completion = _tokens(usage, "output_tokens") or completion
+                # Some producers (LiteLLM's adapter among them) report the input only here.
+                prompt = _anthropic_input_tokens(usage) or prompt
         return (prompt, completion, prompt + completion)
     for chunk in reversed(events):
         if _get(chunk, "usage") is not None:

@@ -4,20 +4,39 @@ The pre-check already gated the request before the first byte (pre-call hook). H
 - without output checks, chunks pass straight through and are kept for the audit, which is
   submitted after the last chunk (or when the client goes away, marked as such);
 - with output checks, chunks are *held* until the assembled answer passes. A blocked answer
-  raises before any chunk went out, which LiteLLM turns into an SSE error event; a masked
-  answer is sent as the masked text.
+  raises before any chunk went out, which LiteLLM turns into an error before the first byte
+  (see `docs/routes.md` for what each route shows); a masked answer is sent as the masked text,
+  rewritten into the route's own chunk shapes (`mask_stream`), or withheld when that is not
+  possible faithfully.
+
+Chunk shapes (what `async_post_call_streaming_iterator_hook` receives, LiteLLM 1.106):
+- `/v1/chat/completions`: `ModelResponseStream` objects (`choices[].delta.content`, tool calls);
+- `/v1/completions`: `TextCompletionResponse` objects (`choices[].text`);
+- `/v1/responses`: `response.*` event objects (text deltas, `*.done` events repeating the full
+  text, and the terminal `response.completed` carrying the whole response);
+- `/v1/messages`: raw Anthropic SSE bytes, one or more `event:`/`data:` frames per chunk.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from axonflow_guardrail._errors import ErrorCode, governance_error
-from axonflow_guardrail._output_check import _get, _set
-from axonflow_guardrail._request_text import extract_response_text
+from fastapi import HTTPException
 
-__all__ = ["govern_stream"]
+from axonflow_guardrail._errors import ErrorCode, governance_error
+from axonflow_guardrail._log import log
+from axonflow_guardrail._output_check import _get, _set
+from axonflow_guardrail._request_text import extract_response_text, stream_format
+
+__all__ = [
+    "AnthropicStreamRefusal",
+    "anthropic_stream_refusal",
+    "estimate_usage",
+    "govern_stream",
+    "mask_stream",
+]
 
 
 async def govern_stream(
@@ -30,10 +49,12 @@ async def govern_stream(
     """Relay `chunks`, holding them first when `hold`.
 
     `check(text)` returns masked text or None and raises to block. `on_done(chunks, outcome)`
-    runs exactly once with what was relayed: outcome is "success", "blocked", "error" or
+    runs exactly once with what was relayed (the masked chunks when the answer was masked, what
+    was received when it was blocked): outcome is "success", "blocked", "error" or
     "client_disconnected".
     """
     seen: list[Any] = []
+    relayed = seen
     outcome = "client_disconnected"
     try:
         if not hold:
@@ -46,17 +67,20 @@ async def govern_stream(
             seen.append(chunk)
         try:
             masked = await check(extract_response_text(seen))
-        except BaseException:
+        except HTTPException:
             outcome = "blocked"
             raise
-        if masked is not None and not _mask_chunks(seen, masked):
-            outcome = "blocked"
-            raise governance_error(
-                ErrorCode.REDACTION_FAILED,
-                "The response must be masked and this stream's format cannot carry the masked "
-                "text; it was withheld.",
-            )
-        for chunk in seen:
+        if masked is not None:
+            replacement = mask_stream(seen, masked)
+            if replacement is None:
+                outcome = "blocked"
+                raise governance_error(
+                    ErrorCode.REDACTION_FAILED,
+                    "The response must be masked and this stream's content (tool calls, "
+                    "several choices or refusals) cannot carry the masked text; it was withheld.",
+                )
+            relayed = replacement
+        for chunk in relayed:
             yield chunk
         outcome = "success"
     except GeneratorExit:
@@ -67,23 +91,324 @@ async def govern_stream(
             outcome = "error"
         raise
     finally:
-        on_done(seen, outcome)
+        on_done(relayed, outcome)
 
 
-def _mask_chunks(chunks: list[Any], masked: str) -> bool:
-    """Chat-completion chunks: the masked text in the first content delta, others emptied."""
-    deltas = []
+def mask_stream(chunks: list[Any], masked: str) -> list[Any] | None:
+    """The held `chunks` rewritten to carry `masked` instead of their text, or None.
+
+    `masked` is the output check's answer for `extract_response_text(chunks)`. It replaces the
+    streamed text of one answer: the first text delta gets it, every later text delta (and, on
+    `/v1/responses`, every `*.done` / terminal event's copy of the text) is set accordingly, so
+    no original text survives anywhere in the stream. None when the stream carries checked text
+    that cannot hold the masked text (tool or function calls, tool-use input, refusals, several
+    choices): the caller then withholds the stream. Chat and Responses chunks are changed in
+    place; Anthropic SSE bytes are re-encoded, one chunk per frame.
+    """
+    kind = stream_format(chunks)
+    if kind == "anthropic":
+        return _mask_anthropic(chunks, masked)
+    if kind == "responses":
+        return chunks if _mask_responses(chunks, masked) else None
+    return chunks if _mask_chat(chunks, masked) else None
+
+
+# ------------------------------------------------------------------ chat / text completion
+
+
+def _mask_chat(chunks: list[Any], masked: str) -> bool:
+    """Chat `delta.content` or text-completion `choices[].text`, of a single choice."""
+    slots: list[tuple[Any, str]] = []
+    indexes: set[Any] = set()
     for chunk in chunks:
-        choices = _get(chunk, "choices")
-        if not isinstance(choices, list):
-            continue
-        for choice in choices:
+        for choice in _get(chunk, "choices") or ():
+            indexes.add(_get(choice, "index") or 0)
             delta = _get(choice, "delta")
-            if delta is not None and isinstance(_get(delta, "content"), str):
-                deltas.append(delta)
-    if not deltas:
+            if delta is not None:
+                if (
+                    _get(delta, "tool_calls")
+                    or _get(delta, "function_call")
+                    or _get(delta, "refusal")
+                ):
+                    return False
+                if isinstance(_get(delta, "content"), str):
+                    slots.append((delta, "content"))
+            if isinstance(_get(choice, "text"), str):
+                slots.append((choice, "text"))
+    if len(indexes) > 1 or not slots:
         return False
-    _set(deltas[0], "content", masked)
-    for delta in deltas[1:]:
-        _set(delta, "content", "")
+    container, key = slots[0]
+    _set(container, key, masked)
+    for container, key in slots[1:]:
+        _set(container, key, "")
     return True
+
+
+# ------------------------------------------------------------------ /v1/responses
+
+_RESPONSES_TOOL_EVENTS = (
+    "response.function_call_arguments.",
+    "response.custom_tool_call_input.",
+    "response.mcp_call_arguments.",
+    "response.refusal.",
+)
+_RESPONSES_TOOL_ITEMS = frozenset({"function_call", "custom_tool_call", "mcp_call"})
+
+
+def _event_type(event: Any) -> str:
+    kind = _get(event, "type")
+    value = getattr(kind, "value", kind)
+    return value if isinstance(value, str) else ""
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _mask_responses(events: list[Any], masked: str) -> bool:
+    """Every copy of the output text: deltas, `*.done` events, items and the final response.
+
+    Text slots are `(output_index, content_index)`; the first slot gets `masked`, all others
+    become empty, and within the first slot only the first delta carries it.
+    """
+    slots: set[tuple[int, int]] = set()
+    for event in events:
+        kind = _event_type(event)
+        if kind.startswith(_RESPONSES_TOOL_EVENTS):
+            return False
+        item = _get(event, "item")
+        if item is not None and _get(item, "type") in _RESPONSES_TOOL_ITEMS:
+            return False
+        if kind in ("response.output_text.delta", "response.output_text.done"):
+            slots.add((_int(_get(event, "output_index")), _int(_get(event, "content_index"))))
+    for event in events:
+        response = _get(event, "response")
+        if response is not None:
+            output = _get(response, "output") or ()
+            for index, item in enumerate(output):
+                if _get(item, "type") in _RESPONSES_TOOL_ITEMS:
+                    return False
+                for part_index in range(len(_text_parts(item))):
+                    slots.add((index, part_index))
+    if not slots:
+        return False
+    first = min(slots)
+
+    def text_for(slot: tuple[int, int]) -> str:
+        return masked if slot == first else ""
+
+    placed = False
+    for event in events:
+        kind = _event_type(event)
+        output_index = _int(_get(event, "output_index"))
+        content_index = _int(_get(event, "content_index"))
+        slot = (output_index, content_index)
+        if kind == "response.output_text.delta":
+            _set(event, "delta", masked if slot == first and not placed else "")
+            placed = placed or slot == first
+        elif kind == "response.output_text.done":
+            _set(event, "text", text_for(slot))
+        elif kind in ("response.content_part.added", "response.content_part.done"):
+            part = _get(event, "part")
+            if _get(part, "type") == "output_text" and isinstance(_get(part, "text"), str):
+                _set(part, "text", "" if kind.endswith(".added") else text_for(slot))
+        elif kind == "response.output_item.added":
+            _mask_item(_get(event, "item"), output_index, lambda _slot: "")
+        elif kind == "response.output_item.done":
+            _mask_item(_get(event, "item"), output_index, text_for)
+        elif _get(event, "response") is not None:  # created / in_progress / terminal events
+            output = _get(_get(event, "response"), "output") or ()
+            for index, item in enumerate(output):
+                _mask_item(item, index, text_for)
+    return True
+
+
+def _text_parts(item: Any) -> list[Any]:
+    if _get(item, "type") != "message":
+        return []
+    return [
+        part
+        for part in _get(item, "content") or ()
+        if _get(part, "type") == "output_text" and isinstance(_get(part, "text"), str)
+    ]
+
+
+def _mask_item(item: Any, output_index: int, text_for: Callable[[tuple[int, int]], str]) -> None:
+    if item is None or _get(item, "type") != "message":
+        return
+    for content_index, part in enumerate(_get(item, "content") or ()):
+        if _get(part, "type") == "output_text" and isinstance(_get(part, "text"), str):
+            _set(part, "text", text_for((output_index, content_index)))
+
+
+# ------------------------------------------------------------------ /v1/messages (Anthropic SSE)
+
+_ANTHROPIC_TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+
+
+def _mask_anthropic(chunks: list[Any], masked: str) -> list[Any] | None:
+    """Re-encode the SSE frames with the masked text in the first text block."""
+    as_text = all(isinstance(chunk, str) for chunk in chunks)
+    raw = "".join(
+        chunk if isinstance(chunk, str) else bytes(chunk).decode("utf-8", "replace")
+        for chunk in chunks
+    )
+    frames = _split_frames(raw)
+    parsed = [_parse_frame(frame) for frame in frames]
+    text_blocks: list[int] = []
+    delta_blocks: set[int] = set()
+    for parsed_frame in parsed:
+        if parsed_frame is None:
+            continue
+        _, event = parsed_frame
+        kind = event.get("type")
+        if kind == "content_block_start":
+            block = event.get("content_block")
+            block_kind = block.get("type") if isinstance(block, Mapping) else None
+            if block_kind in _ANTHROPIC_TOOL_BLOCKS:
+                return None
+            if block_kind == "text":
+                text_blocks.append(_int(event.get("index")))
+        elif kind == "content_block_delta":
+            delta = event.get("delta")
+            delta_kind = delta.get("type") if isinstance(delta, Mapping) else None
+            if delta_kind == "input_json_delta":
+                return None
+            if delta_kind == "text_delta":
+                delta_blocks.add(_int(event.get("index")))
+    if not text_blocks:
+        return None
+    first = min(text_blocks)
+    placed = False
+    out: list[str] = []
+    for raw_frame, parsed_frame in zip(frames, parsed, strict=True):
+        if parsed_frame is None:
+            out.append(raw_frame)
+            continue
+        name, event = parsed_frame
+        kind = event.get("type")
+        index = _int(event.get("index"))
+        block = event.get("content_block")
+        delta = event.get("delta")
+        is_text_start = isinstance(block, dict) and block.get("type") == "text"
+        if kind == "content_block_start" and isinstance(block, dict) and is_text_start:
+            carries = index == first and first not in delta_blocks
+            block["text"] = masked if carries else ""
+        elif (
+            kind == "content_block_delta"
+            and isinstance(delta, dict)
+            and delta.get("type") == "text_delta"
+        ):
+            delta["text"] = masked if index == first and not placed else ""
+            placed = placed or index == first
+        else:
+            out.append(raw_frame)
+            continue
+        head = f"event: {name}\n" if name else ""
+        out.append(f"{head}data: {json.dumps(event, ensure_ascii=False)}\n\n")
+    return out if as_text else [frame.encode("utf-8") for frame in out]
+
+
+def _split_frames(raw: str) -> list[str]:
+    """SSE frames, each with its terminating blank line (a torn last frame is kept as is)."""
+    normalised = raw.replace("\r\n", "\n")
+    frames: list[str] = []
+    start = 0
+    while True:
+        end = normalised.find("\n\n", start)
+        if end < 0:
+            break
+        frames.append(normalised[start : end + 2])
+        start = end + 2
+    if start < len(normalised):
+        frames.append(normalised[start:])
+    return frames
+
+
+def _parse_frame(frame: str) -> tuple[str | None, dict[str, Any]] | None:
+    name: str | None = None
+    data: list[str] = []
+    for line in frame.split("\n"):
+        if line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip())
+    if not data:
+        return None
+    try:
+        event = json.loads("\n".join(data))
+    except ValueError:
+        return None
+    return (name, event) if isinstance(event, dict) else None
+
+
+# ------------------------------------------------------------------ /v1/messages refusals
+
+# Anthropic's error types by HTTP status (https://docs.anthropic.com/en/api/errors).
+_ANTHROPIC_ERROR_TYPES: Mapping[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+class AnthropicStreamRefusal(Exception):
+    """A held `/v1/messages` stream refused before its first byte, in Anthropic's envelope.
+
+    LiteLLM answers an `HTTPException` raised by a streaming iterator hook with OpenAI-shaped
+    SSE frames on every route. For any other exception raised before the first chunk on
+    `/v1/messages` it builds an Anthropic error frame from the exception's `message` and
+    `status_code` and answers with a JSON error of that status; a `message` that already is an
+    Anthropic error body passes through unchanged. So this carries the very body a
+    non-streaming refusal gets (including `provider_specific_fields`): the client sees the same
+    error, with the same status, whether it streamed or not.
+    """
+
+    def __init__(self, status_code: int, body: Mapping[str, Any]) -> None:
+        self.status_code = status_code
+        self.message = json.dumps(body, ensure_ascii=False)
+        super().__init__(self.message)
+
+
+def anthropic_stream_refusal(
+    exc: HTTPException, *, guardrail_name: str | None, mode: Any
+) -> AnthropicStreamRefusal:
+    detail = dict(exc.detail) if isinstance(exc.detail, Mapping) else {"error": str(exc.detail)}
+    if guardrail_name:
+        detail.setdefault("guardrail_name", guardrail_name)
+    if mode:
+        detail.setdefault("guardrail_mode", mode)
+    body = {
+        "type": "error",
+        "error": {
+            "type": _ANTHROPIC_ERROR_TYPES.get(exc.status_code, "api_error"),
+            "message": str(detail.get("error") or "Response refused by governance"),
+            "provider_specific_fields": detail,
+        },
+    }
+    return AnthropicStreamRefusal(exc.status_code, body)
+
+
+# ------------------------------------------------------------------ usage when a stream has none
+
+
+def estimate_usage(model: str, prompt_text: str, completion_text: str) -> tuple[int, int, int]:
+    """Token counts estimated with LiteLLM's tokenizer, for a stream that reported no usage.
+
+    `/v1/completions` streams carry usage only when the client asks for
+    `stream_options.include_usage`; the audit still needs a count. (0, 0, 0) on any failure.
+    """
+    try:
+        from litellm import token_counter
+
+        prompt = token_counter(model=model, text=prompt_text) if prompt_text else 0
+        completion = token_counter(model=model, text=completion_text) if completion_text else 0
+    except Exception:
+        log.debug("axonflow: could not estimate stream usage", exc_info=True)
+        return (0, 0, 0)
+    return (prompt, completion, prompt + completion)

@@ -1,0 +1,160 @@
+"""MCP tool calls through LiteLLM's MCP gateway, governed by the guardrail in mode pre_mcp_call.
+
+A real MCP server (`tests/support/mcp_tools_server.py`, streamable HTTP) sits behind the proxy's
+`mcp_servers:` entry and logs every call it receives, so "the tool never ran" and "the tool got
+the masked argument" are asserted on the tool's side. Calls go through the REST route
+(`/mcp-rest/tools/call`) and through the MCP protocol route (`/mcp`) with the `mcp` client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp.client.client import Client
+from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
+
+from tests.e2e.conftest import eventually
+from tests.support.dev_agent import DevAgent
+from tests.support.mcp_tools_server import read_tool_calls
+from tests.support.processes import BIN_DIR, ManagedProcess, free_port
+from tests.support.proxy import MASTER_KEY, Proxy, guardrail, mock_model, start_proxy
+
+pytestmark = pytest.mark.e2e
+
+SERVER = "test_tools"
+SQLI = "x' UNION SELECT password FROM accounts --"
+SSN = "123-45-6789"
+MASKED_SSN = "1*********9"
+
+
+@pytest.fixture(scope="module")
+def tool_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mcp-tools") / "calls.jsonl"
+
+
+@pytest.fixture(autouse=True)
+def _clean_tool_log(tool_log: Path) -> None:
+    tool_log.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def mcp_server(tool_log: Path) -> Iterator[str]:
+    port = free_port()
+    argv = [str(BIN_DIR / "python"), "-m", "tests.support.mcp_tools_server"]
+    argv += ["--port", str(port), "--log", str(tool_log)]
+    with ManagedProcess("mcp-tools", argv) as process:
+        process.wait_http_ok(f"http://127.0.0.1:{port}/health", timeout_s=60)
+        yield f"http://127.0.0.1:{port}/mcp"
+
+
+@pytest.fixture(scope="module")
+def proxy(agent: DevAgent, mcp_server: str) -> Iterator[Proxy]:
+    config = {
+        "model_list": [mock_model("mock")],
+        "mcp_servers": {SERVER: {"url": mcp_server, "transport": "http"}},
+        "guardrails": [
+            guardrail(
+                "af-mcp",
+                agent.url,
+                mode=("pre_mcp_call",),
+                default_on=True,
+                breaker_failure_threshold=1000,
+                audit_concurrency=1,
+            )
+        ],
+    }
+    with start_proxy(config) as running:
+        yield running
+
+
+def call_tool(proxy: Proxy, name: str, arguments: dict[str, Any]) -> httpx.Response:
+    return proxy.post(
+        "/mcp-rest/tools/call", {"server_id": SERVER, "name": name, "arguments": arguments}
+    )
+
+
+def tool_audits(agent: DevAgent, arguments: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Tool-call audits, only those of calls with these (recorded) arguments if given."""
+    audits = agent.audits(route="tool-call")
+    return [a for a in audits if arguments is None or a["input"]["arguments"] == arguments]
+
+
+def test_allowed_tool_call_runs_is_checked_and_audited_once(
+    proxy: Proxy, agent: DevAgent, tool_log: Path
+) -> None:
+    response = call_tool(proxy, "lookup", {"query": "customer 42"})
+    assert response.status_code == 200, response.text
+    assert response.json()["structuredContent"] == {"result": "results for: customer 42"}
+    assert read_tool_calls(tool_log) == [{"tool": "lookup", "arguments": {"query": "customer 42"}}]
+
+    (check,) = agent.requests(path="/api/v1/mcp/check-input")
+    assert check["body"]["connector_type"] == SERVER  # the server name is the connector type
+    assert check["body"]["tool"] == "lookup"
+    assert check["body"]["statement"] == 'Tool: lookup\nArguments: {"query": "customer 42"}'
+
+    # One audit worker delivers in order: once a later call's audit landed, a duplicate would.
+    assert call_tool(proxy, "add", {"a": 1, "b": 2}).status_code == 200
+    audits = eventually(lambda: len(tool_audits(agent)) >= 2 and tool_audits(agent))
+    lookups = [a for a in audits if a["tool_name"] == "lookup"]
+    assert len(lookups) == 1, audits
+    assert lookups[0]["success"] is True
+    assert lookups[0]["tool_type"] == "mcp"
+    assert lookups[0]["input"] == {"server": SERVER, "arguments": {"query": "customer 42"}}
+
+
+def test_sql_injection_in_tool_arguments_is_refused_before_the_tool(
+    proxy: Proxy, agent: DevAgent, tool_log: Path
+) -> None:
+    response = call_tool(proxy, "lookup", {"query": SQLI})
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert detail["code"] == "policy_denied"
+    assert detail["tool"] == "lookup"
+    assert "UNION SELECT" in detail["error"]
+    assert read_tool_calls(tool_log) == []
+    (audit,) = eventually(lambda: tool_audits(agent, {"query": SQLI}))
+    assert audit["success"] is False
+    assert "UNION SELECT" in audit["error_message"]
+
+
+def test_ssn_in_tool_arguments_reaches_the_tool_masked(
+    proxy: Proxy, agent: DevAgent, tool_log: Path
+) -> None:
+    response = call_tool(proxy, "lookup", {"query": f"owner of SSN {SSN}"})
+    assert response.status_code == 200, response.text
+    assert read_tool_calls(tool_log) == [
+        {"tool": "lookup", "arguments": {"query": f"owner of SSN {MASKED_SSN}"}}
+    ]
+    # The audit records the masked arguments, as the tool received them.
+    (audit,) = eventually(lambda: tool_audits(agent, {"query": f"owner of SSN {MASKED_SSN}"}))
+    assert audit["success"] is True
+
+
+def test_a_number_that_must_be_masked_fails_closed(proxy: Proxy, tool_log: Path) -> None:
+    """A masked number is no longer a number: the call is refused, not sent unmasked."""
+    response = call_tool(proxy, "add", {"a": 123456789, "b": 1})
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"]["code"] == "redaction_failed"
+    assert read_tool_calls(tool_log) == []
+
+
+async def test_the_mcp_protocol_route_is_governed_too(proxy: Proxy, tool_log: Path) -> None:
+    http = create_mcp_http_client(headers={"Authorization": f"Bearer {MASTER_KEY}"})
+    async with Client(streamable_http_client(f"{proxy.url}/mcp", http_client=http)) as client:
+        names = [tool.name for tool in (await client.list_tools()).tools]
+        assert f"{SERVER}-lookup" in names
+        allowed = await client.call_tool(f"{SERVER}-lookup", {"query": "customer 7"})
+        blocked = await client.call_tool(f"{SERVER}-lookup", {"query": SQLI})
+        masked = await client.call_tool(f"{SERVER}-lookup", {"query": f"SSN {SSN}"})
+    assert allowed.is_error is False
+    assert blocked.is_error is True
+    assert "UNION SELECT" in blocked.content[0].text  # type: ignore[union-attr]
+    assert masked.is_error is False
+    assert read_tool_calls(tool_log) == [
+        {"tool": "lookup", "arguments": {"query": "customer 7"}},
+        {"tool": "lookup", "arguments": {"query": f"SSN {MASKED_SSN}"}},
+    ]
