@@ -46,11 +46,13 @@ class OutputGate:
                 text=text, user_token=identity.user_token, user_id=identity.user_id
             )
         except AxonFlowFailure as failure:
-            if failure.kind is FailureKind.UNAVAILABLE and (
-                self._settings.fail_open or state.enforcement == "audit"
+            # Shadow mode never refuses; otherwise only unavailability may fail open.
+            if state.enforcement == "audit" or (
+                failure.kind is FailureKind.UNAVAILABLE and self._settings.fail_open
             ):
                 log.warning(
-                    "axonflow FAIL-OPEN on output check: %s; call_id=%s",
+                    "axonflow output check not applied (%s): %s; call_id=%s",
+                    "audit mode" if state.enforcement == "audit" else "FAIL-OPEN",
                     failure.reason,
                     state.litellm_call_id,
                 )

@@ -14,7 +14,13 @@ os.environ.update(TEST_ENV)
 from fastapi import HTTPException
 from litellm.types.utils import ModelResponse, TextCompletionResponse
 
-from axonflow_guardrail._axonflow_client import OutputDecision, PreCheckDecision, Verdict
+from axonflow_guardrail._axonflow_client import (
+    AxonFlowFailure,
+    FailureKind,
+    OutputDecision,
+    PreCheckDecision,
+    Verdict,
+)
 from axonflow_guardrail._call_state import CallState
 from axonflow_guardrail._identity import CallerIdentity
 from axonflow_guardrail._output_check import OutputGate, replace_response_text
@@ -171,3 +177,32 @@ async def test_a_blocked_answer_is_refused_in_enforce_and_recorded_in_audit_mode
     verdict = await _gate(decision).check("key", state=state)
     assert verdict.masked_text is None
     assert state.would_have_blocked is True
+
+
+class _FailingClient:
+    def __init__(self, failure: AxonFlowFailure) -> None:
+        self.failure = failure
+
+    async def check_output(self, **_: Any) -> Any:
+        raise self.failure
+
+
+@pytest.mark.parametrize(
+    ("failure", "fail_open", "enforce_code"),
+    [
+        (AxonFlowFailure(FailureKind.REJECTED, "creds", status=401), True, "governance_rejected"),
+        (AxonFlowFailure(FailureKind.UNAVAILABLE, "down"), False, "governance_unavailable"),
+    ],
+)
+async def test_shadow_mode_never_withholds_an_answer_it_could_not_check(
+    failure: AxonFlowFailure, fail_open: bool, enforce_code: str
+) -> None:
+    settings = GuardrailSettings(
+        endpoint="http://agent", client_id="c", check_output=True, fail_open=fail_open
+    )
+    gate = OutputGate(client=_FailingClient(failure), settings=settings)  # type: ignore[arg-type]
+    with pytest.raises(HTTPException) as caught:
+        await gate.check("answer", state=_state("enforce"))
+    assert caught.value.detail["code"] == enforce_code
+    verdict = await gate.check("answer", state=_state("audit"))
+    assert verdict.failed_open is True
