@@ -59,7 +59,8 @@ def test_half_open_admits_exactly_one_probe(clock: FakeClock) -> None:
     clock.now += 0.1
     assert breaker.state is BreakerState.HALF_OPEN
     probe = breaker.acquire()
-    assert probe is not None and probe.is_probe
+    assert probe is not None
+    assert probe.is_probe
     assert breaker.acquire() is None  # a second caller is refused while the probe runs
     probe.success()
     assert breaker.state is BreakerState.CLOSED
@@ -90,7 +91,8 @@ def test_released_probe_frees_the_slot_without_changing_state(clock: FakeClock) 
     probe.release()
     assert breaker.state is BreakerState.HALF_OPEN
     again = breaker.acquire()
-    assert again is not None and again.is_probe
+    assert again is not None
+    assert again.is_probe
 
 
 def test_settling_twice_is_a_no_op(clock: FakeClock) -> None:
@@ -117,5 +119,5 @@ def test_late_failures_of_calls_admitted_before_opening_do_not_extend_it(clock: 
 
 
 def test_threshold_must_be_positive(clock: FakeClock) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="failure_threshold"):
         make(clock, threshold=0)

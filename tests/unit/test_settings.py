@@ -80,7 +80,8 @@ def test_configuration_error_is_not_swallowed_by_litellm() -> None:
 
 def test_litellm_own_keys_are_ignored() -> None:
     s = GuardrailSettings.from_litellm_params(
-        {**BASE, "fail_on_error": True, "mask": False}, litellm_keys=frozenset({"fail_on_error", "mask"})
+        {**BASE, "fail_on_error": True, "mask": False},
+        litellm_keys=frozenset({"fail_on_error", "mask"}),
     )
     assert s.client_id == "app"
 
