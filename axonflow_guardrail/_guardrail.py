@@ -38,12 +38,14 @@ from axonflow_guardrail._identity import CallerIdentity, resolve_identity, scrub
 from axonflow_guardrail._log import log
 from axonflow_guardrail._output_check import OutputGate, replace_response_text
 from axonflow_guardrail._pre_check import FailOpenPass, PreCheckGate
-from axonflow_guardrail._request_text import (
-    extract_request_text,
-    extract_response_text,
+from axonflow_guardrail._request_rewrite import (
     mcp_statement,
-    response_usage,
     write_back_mcp_statement,
+)
+from axonflow_guardrail._request_text import extract_request_text
+from axonflow_guardrail._response_text import (
+    extract_response_text,
+    response_usage,
 )
 from axonflow_guardrail._settings import ConfigurationError, GuardrailSettings
 from axonflow_guardrail._stream_gate import (

@@ -9,13 +9,13 @@ as "would have blocked", a redaction is only recorded by AxonFlow.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from axonflow_guardrail._axonflow_client import AxonFlowClient, AxonFlowFailure, FailureKind
 from axonflow_guardrail._call_state import CallState
 from axonflow_guardrail._errors import ErrorCode, governance_error
+from axonflow_guardrail._fields import get_field, set_field
 from axonflow_guardrail._log import log
 from axonflow_guardrail._settings import GuardrailSettings
 
@@ -85,19 +85,6 @@ class OutputGate:
         return OutputVerdict(decision_id=decision.decision_id)
 
 
-def _set(container: Any, key: str, value: str) -> None:
-    if isinstance(container, MutableMapping):
-        container[key] = value
-    else:
-        setattr(container, key, value)
-
-
-def _get(container: Any, key: str) -> Any:
-    if isinstance(container, Mapping):
-        return container.get(key)
-    return getattr(container, key, None)
-
-
 def replace_response_text(response: Any, masked: str) -> bool:
     """Put `masked` in place of the response's text. False if that cannot be done faithfully.
 
@@ -110,30 +97,34 @@ def replace_response_text(response: Any, masked: str) -> bool:
     choices), this returns False and leaves the response untouched: the caller withholds it,
     rather than send a masked answer next to unmasked tool arguments.
     """
-    choices = _get(response, "choices")
+    choices = get_field(response, "choices")
     if isinstance(choices, list) and choices:
         return len(choices) == 1 and _replace_in_choice(choices[0], masked)
-    output = _get(response, "output")
+    output = get_field(response, "output")
     if isinstance(output, list):
         return _replace_in_responses_output(output, masked)
-    content = _get(response, "content")
+    content = get_field(response, "content")
     if isinstance(content, list):
         return _replace_in_blocks(_anthropic_text_blocks(content), masked)
     return False
 
 
 def _replace_in_choice(choice: Any, masked: str) -> bool:
-    message = _get(choice, "message")
+    message = get_field(choice, "message")
     if message is None:
-        if isinstance(_get(choice, "text"), str):
-            _set(choice, "text", masked)
+        if isinstance(get_field(choice, "text"), str):
+            set_field(choice, "text", masked)
             return True
         return False
-    if _get(message, "tool_calls") or _get(message, "function_call") or _get(message, "refusal"):
+    if (
+        get_field(message, "tool_calls")
+        or get_field(message, "function_call")
+        or get_field(message, "refusal")
+    ):
         return False
-    if not isinstance(_get(message, "content"), str):
+    if not isinstance(get_field(message, "content"), str):
         return False
-    _set(message, "content", masked)
+    set_field(message, "content", masked)
     return True
 
 
@@ -143,16 +134,16 @@ _TOOL_OUTPUT_ITEMS = frozenset({"function_call", "custom_tool_call", "mcp_call"}
 def _replace_in_responses_output(items: list[Any], masked: str) -> bool:
     parts: list[Any] = []
     for item in items:
-        kind = _get(item, "type")
+        kind = get_field(item, "type")
         if kind in _TOOL_OUTPUT_ITEMS:
             return False
         if kind != "message":
             continue  # reasoning and hosted-tool items carry no checked text
-        for part in _get(item, "content") or ():
-            part_kind = _get(part, "type")
+        for part in get_field(item, "content") or ():
+            part_kind = get_field(part, "type")
             if part_kind == "refusal":
                 return False
-            if part_kind in ("output_text", "text") and isinstance(_get(part, "text"), str):
+            if part_kind in ("output_text", "text") and isinstance(get_field(part, "text"), str):
                 parts.append(part)
     return _replace_in_blocks(parts, masked)
 
@@ -160,10 +151,10 @@ def _replace_in_responses_output(items: list[Any], masked: str) -> bool:
 def _anthropic_text_blocks(blocks: list[Any]) -> list[Any] | None:
     texts: list[Any] = []
     for block in blocks:
-        kind = _get(block, "type")
+        kind = get_field(block, "type")
         if kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
             return None
-        if kind == "text" and isinstance(_get(block, "text"), str):
+        if kind == "text" and isinstance(get_field(block, "text"), str):
             texts.append(block)
     return texts
 
@@ -172,7 +163,7 @@ def _replace_in_blocks(parts: list[Any] | None, masked: str) -> bool:
     """The masked text in the first text part, the others emptied (it covers all of them)."""
     if not parts:
         return False
-    _set(parts[0], "text", masked)
+    set_field(parts[0], "text", masked)
     for part in parts[1:]:
-        _set(part, "text", "")
+        set_field(part, "text", "")
     return True

@@ -30,7 +30,11 @@ from axonflow_guardrail._axonflow_client import (
 from axonflow_guardrail._errors import ErrorCode, governance_error
 from axonflow_guardrail._identity import CallerIdentity
 from axonflow_guardrail._log import log
-from axonflow_guardrail._request_text import ExtractedText, split_masked, write_back
+from axonflow_guardrail._request_rewrite import (
+    split_masked,
+    write_back,
+)
+from axonflow_guardrail._request_text import ExtractedText
 from axonflow_guardrail._settings import GuardrailSettings
 
 __all__ = ["FailOpenPass", "PreCheckGate"]

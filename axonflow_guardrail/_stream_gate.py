@@ -26,9 +26,12 @@ from typing import Any
 from fastapi import HTTPException
 
 from axonflow_guardrail._errors import ErrorCode, governance_error
+from axonflow_guardrail._fields import get_field, set_field
 from axonflow_guardrail._log import log
-from axonflow_guardrail._output_check import _get, _set
-from axonflow_guardrail._request_text import extract_response_text, stream_format
+from axonflow_guardrail._response_text import (
+    extract_response_text,
+    stream_format,
+)
 
 __all__ = [
     "AnthropicStreamRefusal",
@@ -121,26 +124,26 @@ def _mask_chat(chunks: list[Any], masked: str) -> bool:
     slots: list[tuple[Any, str]] = []
     indexes: set[Any] = set()
     for chunk in chunks:
-        for choice in _get(chunk, "choices") or ():
-            indexes.add(_get(choice, "index") or 0)
-            delta = _get(choice, "delta")
+        for choice in get_field(chunk, "choices") or ():
+            indexes.add(get_field(choice, "index") or 0)
+            delta = get_field(choice, "delta")
             if delta is not None:
                 if (
-                    _get(delta, "tool_calls")
-                    or _get(delta, "function_call")
-                    or _get(delta, "refusal")
+                    get_field(delta, "tool_calls")
+                    or get_field(delta, "function_call")
+                    or get_field(delta, "refusal")
                 ):
                     return False
-                if isinstance(_get(delta, "content"), str):
+                if isinstance(get_field(delta, "content"), str):
                     slots.append((delta, "content"))
-            if isinstance(_get(choice, "text"), str):
+            if isinstance(get_field(choice, "text"), str):
                 slots.append((choice, "text"))
     if len(indexes) > 1 or not slots:
         return False
     container, key = slots[0]
-    _set(container, key, masked)
+    set_field(container, key, masked)
     for container, key in slots[1:]:
-        _set(container, key, "")
+        set_field(container, key, "")
     return True
 
 
@@ -156,7 +159,7 @@ _RESPONSES_TOOL_ITEMS = frozenset({"function_call", "custom_tool_call", "mcp_cal
 
 
 def _event_type(event: Any) -> str:
-    kind = _get(event, "type")
+    kind = get_field(event, "type")
     value = getattr(kind, "value", kind)
     return value if isinstance(value, str) else ""
 
@@ -176,17 +179,19 @@ def _mask_responses(events: list[Any], masked: str) -> bool:
         kind = _event_type(event)
         if kind.startswith(_RESPONSES_TOOL_EVENTS):
             return False
-        item = _get(event, "item")
-        if item is not None and _get(item, "type") in _RESPONSES_TOOL_ITEMS:
+        item = get_field(event, "item")
+        if item is not None and get_field(item, "type") in _RESPONSES_TOOL_ITEMS:
             return False
         if kind in ("response.output_text.delta", "response.output_text.done"):
-            slots.add((_int(_get(event, "output_index")), _int(_get(event, "content_index"))))
+            slots.add(
+                (_int(get_field(event, "output_index")), _int(get_field(event, "content_index")))
+            )
     for event in events:
-        response = _get(event, "response")
+        response = get_field(event, "response")
         if response is not None:
-            output = _get(response, "output") or ()
+            output = get_field(response, "output") or ()
             for index, item in enumerate(output):
-                if _get(item, "type") in _RESPONSES_TOOL_ITEMS:
+                if get_field(item, "type") in _RESPONSES_TOOL_ITEMS:
                     return False
                 for part_index in range(len(_text_parts(item))):
                     slots.add((index, part_index))
@@ -200,45 +205,47 @@ def _mask_responses(events: list[Any], masked: str) -> bool:
     placed = False
     for event in events:
         kind = _event_type(event)
-        output_index = _int(_get(event, "output_index"))
-        content_index = _int(_get(event, "content_index"))
+        output_index = _int(get_field(event, "output_index"))
+        content_index = _int(get_field(event, "content_index"))
         slot = (output_index, content_index)
         if kind == "response.output_text.delta":
-            _set(event, "delta", masked if slot == first and not placed else "")
+            set_field(event, "delta", masked if slot == first and not placed else "")
             placed = placed or slot == first
         elif kind == "response.output_text.done":
-            _set(event, "text", text_for(slot))
+            set_field(event, "text", text_for(slot))
         elif kind in ("response.content_part.added", "response.content_part.done"):
-            part = _get(event, "part")
-            if _get(part, "type") == "output_text" and isinstance(_get(part, "text"), str):
-                _set(part, "text", "" if kind.endswith(".added") else text_for(slot))
+            part = get_field(event, "part")
+            if get_field(part, "type") == "output_text" and isinstance(
+                get_field(part, "text"), str
+            ):
+                set_field(part, "text", "" if kind.endswith(".added") else text_for(slot))
         elif kind == "response.output_item.added":
-            _mask_item(_get(event, "item"), output_index, lambda _slot: "")
+            _mask_item(get_field(event, "item"), output_index, lambda _slot: "")
         elif kind == "response.output_item.done":
-            _mask_item(_get(event, "item"), output_index, text_for)
-        elif _get(event, "response") is not None:  # created / in_progress / terminal events
-            output = _get(_get(event, "response"), "output") or ()
+            _mask_item(get_field(event, "item"), output_index, text_for)
+        elif get_field(event, "response") is not None:  # created / in_progress / terminal events
+            output = get_field(get_field(event, "response"), "output") or ()
             for index, item in enumerate(output):
                 _mask_item(item, index, text_for)
     return True
 
 
 def _text_parts(item: Any) -> list[Any]:
-    if _get(item, "type") != "message":
+    if get_field(item, "type") != "message":
         return []
     return [
         part
-        for part in _get(item, "content") or ()
-        if _get(part, "type") == "output_text" and isinstance(_get(part, "text"), str)
+        for part in get_field(item, "content") or ()
+        if get_field(part, "type") == "output_text" and isinstance(get_field(part, "text"), str)
     ]
 
 
 def _mask_item(item: Any, output_index: int, text_for: Callable[[tuple[int, int]], str]) -> None:
-    if item is None or _get(item, "type") != "message":
+    if item is None or get_field(item, "type") != "message":
         return
-    for content_index, part in enumerate(_get(item, "content") or ()):
-        if _get(part, "type") == "output_text" and isinstance(_get(part, "text"), str):
-            _set(part, "text", text_for((output_index, content_index)))
+    for content_index, part in enumerate(get_field(item, "content") or ()):
+        if get_field(part, "type") == "output_text" and isinstance(get_field(part, "text"), str):
+            set_field(part, "text", text_for((output_index, content_index)))
 
 
 # ------------------------------------------------------------------ /v1/messages (Anthropic SSE)

@@ -11,11 +11,11 @@ from tests.support.processes import TEST_ENV
 
 os.environ.update(TEST_ENV)
 
-from axonflow_guardrail._request_text import (
-    extract_request_text,
+from axonflow_guardrail._request_rewrite import (
     mcp_statement,
     write_back_mcp_statement,
 )
+from axonflow_guardrail._request_text import extract_request_text
 
 
 def tool_call(arguments: Any, tool: str = "lookup") -> dict[str, Any]:

@@ -24,7 +24,7 @@ from axonflow_guardrail._axonflow_client import (
 from axonflow_guardrail._call_state import CallState
 from axonflow_guardrail._identity import CallerIdentity
 from axonflow_guardrail._output_check import OutputGate, replace_response_text
-from axonflow_guardrail._request_text import extract_response_text
+from axonflow_guardrail._response_text import extract_response_text
 from axonflow_guardrail._settings import GuardrailSettings
 
 MASKED = "SSN 1*********9"

@@ -24,6 +24,10 @@ from litellm.types.llms.openai import (
 )
 from litellm.types.utils import CallTypes
 
+from axonflow_guardrail._request_rewrite import (
+    split_masked,
+    write_back,
+)
 from axonflow_guardrail._request_text import (
     EMPTY_QUERY_PLACEHOLDER,
     SEGMENT_MARKER,
@@ -31,10 +35,10 @@ from axonflow_guardrail._request_text import (
     ExtractedText,
     TextSegment,
     extract_request_text,
+)
+from axonflow_guardrail._response_text import (
     extract_response_text,
     response_usage,
-    split_masked,
-    write_back,
 )
 
 EMAIL = "alice@example.com"

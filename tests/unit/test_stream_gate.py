@@ -23,7 +23,10 @@ from litellm.llms.openai.responses.transformation import OpenAIResponsesAPIConfi
 from litellm.types.utils import ModelResponseStream, TextCompletionResponse
 
 from axonflow_guardrail._errors import ErrorCode, governance_error
-from axonflow_guardrail._request_text import extract_response_text, response_usage
+from axonflow_guardrail._response_text import (
+    extract_response_text,
+    response_usage,
+)
 from axonflow_guardrail._stream_gate import (
     AnthropicStreamRefusal,
     anthropic_stream_refusal,
