@@ -67,12 +67,10 @@ import hashlib
 import heapq
 import hmac
 import re
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from types import FrameType
 from typing import Any, NoReturn
 
 from axonflow.hitl import HITLApprovalRequest, HITLCreateInput
@@ -84,6 +82,7 @@ from axonflow_guardrail._axonflow_client import (
     FailureKind,
     PreCheckDecision,
 )
+from axonflow_guardrail._client_disconnect import DisconnectProbe, find_disconnect_probe
 from axonflow_guardrail._errors import ErrorCode, governance_error
 from axonflow_guardrail._identity import CallerIdentity, request_headers
 from axonflow_guardrail._log import log
@@ -93,10 +92,8 @@ __all__ = [
     "APPROVAL_ID_HEADER",
     "APPROVAL_ID_METADATA_KEY",
     "ApprovalGate",
-    "DisconnectProbe",
     "GrantedApproval",
     "approval_id_from",
-    "find_disconnect_probe",
 ]
 
 APPROVAL_ID_HEADER = "x-axonflow-approval-id"
@@ -121,8 +118,6 @@ _FALLBACK_SPENT_TTL_S = 8 * 24 * 3600
 _GO = frozenset({"approved", "overridden"})
 _RETRY_HINT = f"Re-send the same request with the header '{APPROVAL_ID_HEADER}: <id>'."
 
-#: `async () -> bool`: has the client of the request being held gone away?
-DisconnectProbe = Callable[[], Awaitable[bool]]
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
@@ -137,33 +132,6 @@ def approval_id_from(data: Mapping[str, Any]) -> str | None:
                 value = bucket.get(APPROVAL_ID_METADATA_KEY)
                 break
     return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def find_disconnect_probe(*, max_depth: int = 64) -> DisconnectProbe | None:
-    """`Request.is_disconnected` of the HTTP request whose hook is running, if one is found.
-
-    LiteLLM passes hooks no request object, but its endpoint (and
-    `common_processing_pre_call_logic`) await the hook with the Starlette `Request` as a local,
-    so it is a few frames up the current stack. Must be called synchronously from within the
-    hook's call chain. Returns None when nothing is found; callers then rely on their own
-    deadline.
-    """
-    try:
-        from starlette.requests import Request
-    except ImportError:  # pragma: no cover - starlette ships with the proxy
-        return None
-    frame: FrameType | None = sys._getframe(1)
-    try:
-        for _ in range(max_depth):
-            if frame is None:
-                return None
-            for value in frame.f_locals.values():
-                if isinstance(value, Request) and value.scope.get("type") == "http":
-                    return value.is_disconnected
-            frame = frame.f_back
-        return None
-    finally:
-        del frame
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,7 +28,6 @@ from axonflow_guardrail._approval_gate import (
     ApprovalGate,
     GrantedApproval,
     approval_id_from,
-    find_disconnect_probe,
 )
 from axonflow_guardrail._axonflow_client import (
     AxonFlowClient,
@@ -37,6 +36,7 @@ from axonflow_guardrail._axonflow_client import (
     PreCheckDecision,
     Verdict,
 )
+from axonflow_guardrail._client_disconnect import find_disconnect_probe
 from axonflow_guardrail._errors import ErrorCode
 from axonflow_guardrail._identity import CallerIdentity
 from axonflow_guardrail._settings import GuardrailSettings
