@@ -90,6 +90,14 @@ class CircuitBreaker:
     def consecutive_failures(self) -> int:
         return self._consecutive_failures
 
+    def admits(self) -> bool:
+        """Would `acquire` give a permit now? A pure look, so a caller can skip work early."""
+        if self._state is BreakerState.CLOSED:
+            return True
+        if self._state is BreakerState.OPEN and not self._recovery_due():
+            return False
+        return not self._probe_in_flight
+
     def acquire(self) -> BreakerPermit | None:
         """A permit for one call, or None when the call must not be attempted."""
         if self._state is BreakerState.CLOSED:

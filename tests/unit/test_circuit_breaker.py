@@ -121,3 +121,18 @@ def test_late_failures_of_calls_admitted_before_opening_do_not_extend_it(clock: 
 def test_threshold_must_be_positive(clock: FakeClock) -> None:
     with pytest.raises(ValueError, match="failure_threshold"):
         make(clock, threshold=0)
+
+
+def test_admits_is_a_pure_look_at_acquire(clock: FakeClock) -> None:
+    breaker = make(clock)
+    assert breaker.admits()
+    fail(breaker, 3)
+    assert not breaker.admits()
+    clock.now += 30
+    assert breaker.admits()  # half-open: the next caller would be the probe
+    assert breaker.admits()  # looking twice takes nothing
+    probe = breaker.acquire()
+    assert probe is not None
+    assert not breaker.admits()  # the probe is in flight
+    probe.success()
+    assert breaker.admits()
