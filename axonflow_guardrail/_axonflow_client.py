@@ -316,24 +316,8 @@ class AxonFlowClient:
 
     async def mask_input(self, *, text: str, user_token: str, user_id: str | None) -> MaskResult:
         """Engine-masked text for a prompt the pre-check flagged for redaction."""
-        result = await self._call(
-            lambda sdk: sdk.mcp_check_input(
-                "litellm",
-                text,
-                content_type="text/plain",
-                client_id=self._client_id,
-                tenant_id=self._tenant_id,
-                user_id=user_id,
-                user_token=user_token,
-            ),
-            use_breaker=True,
-        )
-        return MaskResult(
-            allowed=result.allowed,
-            masked_text=result.redacted_statement if result.redacted else None,
-            block_reason=result.block_reason,
-            decision_id=result.decision_id,
-            redaction_evaluated=result.redaction_evaluated,
+        return await self._check_input(
+            "litellm", text, user_token=user_token, user_id=user_id, content_type="text/plain"
         )
 
     async def check_tool_input(
@@ -345,11 +329,31 @@ class AxonFlowClient:
         user_token: str,
         user_id: str | None,
     ) -> MaskResult:
+        """An MCP tool call, checked with the server's name as the connector type."""
+        return await self._check_input(
+            server_name or "mcp",
+            statement,
+            user_token=user_token,
+            user_id=user_id,
+            tool=tool_name or None,
+        )
+
+    async def _check_input(
+        self,
+        connector_type: str,
+        statement: str,
+        *,
+        user_token: str,
+        user_id: str | None,
+        content_type: str | None = None,
+        tool: str | None = None,
+    ) -> MaskResult:
         result = await self._call(
             lambda sdk: sdk.mcp_check_input(
-                server_name or "mcp",
+                connector_type,
                 statement,
-                tool=tool_name or None,
+                tool=tool,
+                content_type=content_type,
                 client_id=self._client_id,
                 tenant_id=self._tenant_id,
                 user_id=user_id,
