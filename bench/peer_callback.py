@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from axonflow_litellm import AxonFlowLogger, AxonFlowLoggerConfig
+from axonflow_litellm import AxonFlowLogger, AxonFlowLoggerConfig  # type: ignore[import-untyped]
 
 __all__ = ["axonflow_peer"]
 
