@@ -118,9 +118,7 @@ class AxonFlowGuardrail(CustomGuardrail):
     use_native_lifecycle_hooks = True
 
     def __init__(self, **kwargs: Any) -> None:
-        settings_params = {
-            k: v for k, v in kwargs.items() if k not in _BASE_INIT_PARAMS or k == "api_key"
-        }
+        settings_params = {k: v for k, v in kwargs.items() if k not in _BASE_INIT_PARAMS}
         self.settings = GuardrailSettings.from_litellm_params(
             settings_params, litellm_keys=_LITELLM_KEYS
         )

@@ -222,9 +222,8 @@ def test_breaker_ignores_platform_rejections(proxy: Proxy, agent: DevAgent) -> N
     assert len(pre_checks(agent)) == 5  # still calling: rejections never open the breaker
 
 
-def test_decisions_reach_litellm_guardrail_logging(proxy: Proxy, model_call_log: Path) -> None:
-    response = proxy.chat("log me", guardrails=["af"])
-    call_id = response.headers.get("x-litellm-call-id")
+def guardrail_information(model_call_log: Path, call_id: str | None) -> list[dict[str, Any]]:
+    """LiteLLM's guardrail records for a call that reached the model, once it is logged."""
 
     def logged() -> list[dict[str, Any]]:
         return [
@@ -233,8 +232,13 @@ def test_decisions_reach_litellm_guardrail_logging(proxy: Proxy, model_call_log:
             if c["kind"] == "success" and c.get("litellm_call_id") == call_id
         ]
 
-    info = eventually(logged)[0]["guardrail_information"]
-    ours = [g for g in info or [] if g.get("guardrail_name") == "af"]
+    return list(eventually(logged)[0]["guardrail_information"] or [])
+
+
+def test_decisions_reach_litellm_guardrail_logging(proxy: Proxy, model_call_log: Path) -> None:
+    response = proxy.chat("log me", guardrails=["af"])
+    info = guardrail_information(model_call_log, response.headers.get("x-litellm-call-id"))
+    ours = [g for g in info if g.get("guardrail_name") == "af"]
     assert ours
     assert ours[0]["guardrail_status"] == "success"
     assert ours[0]["guardrail_provider"] == "axonflow"
@@ -243,17 +247,8 @@ def test_decisions_reach_litellm_guardrail_logging(proxy: Proxy, model_call_log:
 
 def test_fail_open_pass_is_recorded_as_such(proxy: Proxy, model_call_log: Path) -> None:
     response = proxy.chat("fail open please", guardrails=["af-dead-open"])
-    call_id = response.headers.get("x-litellm-call-id")
-
-    def logged() -> list[dict[str, Any]]:
-        return [
-            c
-            for c in read_model_calls(model_call_log)
-            if c["kind"] == "success" and c.get("litellm_call_id") == call_id
-        ]
-
-    info = eventually(logged)[0]["guardrail_information"]
-    ours = [g for g in info or [] if g.get("guardrail_name") == "af-dead-open"]
+    info = guardrail_information(model_call_log, response.headers.get("x-litellm-call-id"))
+    ours = [g for g in info if g.get("guardrail_name") == "af-dead-open"]
     assert ours[0]["guardrail_status"] == "guardrail_failed_to_respond"
     assert ours[0]["guardrail_response"]["fail_open"] is True
 
