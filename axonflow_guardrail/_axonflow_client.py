@@ -10,8 +10,8 @@ was it *unavailable* (connection, timeout, 5xx, malformed answer: `fail_open` de
 
 Speed: one SDK client per worker process and event loop, created lazily in the loop that
 uses it (httpx pools are bound to a loop), kept alive, SDK retries off (they turn a 5 s
-timeout into ~15 s), each call bounded by our own deadline, and its httpx transport swapped
-for an aiohttp one (`_http_transport`: the same calls at a third of the CPU).
+timeout into ~15 s), each call bounded by our own deadline, and its HTTP client replaced by
+a lean one on aiohttp (`_http_client`: the same calls at a fraction of the CPU).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from axonflow.pep_handshake import PEPCapability, PEPHandshake
 from axonflow.types import AuditToolCallRequest, RetryConfig, TokenUsage
 
 from axonflow_guardrail._circuit_breaker import CircuitBreaker
-from axonflow_guardrail._http_transport import install_fast_transport
+from axonflow_guardrail._http_client import install_lean_http_client
 
 __all__ = [
     "AxonFlowClient",
@@ -255,7 +255,7 @@ class AxonFlowClient:
                 cache_enabled=False,
                 pep_handshake=self._pep,
             )
-            install_fast_transport(getattr(self._sdk, "_http_client", None))
+            install_lean_http_client(self._sdk)
             self._sdk_loop = loop
         return self._sdk
 

@@ -14,7 +14,7 @@ __all__ = ["get_field", "set_field"]
 
 def get_field(obj: Any, key: str) -> Any:
     """`obj[key]` for mappings, `obj.key` for objects, else None."""
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):  # the plain dict first: no ABC check
         return obj.get(key)
     return getattr(obj, key, None)
 

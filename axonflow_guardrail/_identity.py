@@ -105,6 +105,7 @@ def _logged_headers(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
 _LOGGED_CONTAINERS = ("metadata", "litellm_metadata", "proxy_server_request")
 _MODEL_METADATA_FIELDS = ("metadata", "team_metadata", "project_metadata", "organization_metadata")
 _MAX_DEPTH = 8
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None), list, tuple})
 
 
 def scrub_user_tokens(data: MutableMapping[str, Any]) -> None:
@@ -138,8 +139,8 @@ def _is_secret_entry(key: Any, value: Any) -> bool:
 
 def _scrubbed(value: Any, depth: int) -> Any:
     """`value`, or a scrubbed copy of it if it holds a token (only mappings are searched)."""
-    if depth > _MAX_DEPTH:
-        return value
+    if type(value) in _LEAF_TYPES or depth > _MAX_DEPTH:
+        return value  # most values: decided without the (slow) ABC checks below
     if isinstance(value, Mapping):
         changed: dict[Any, Any] | None = None
         for key, item in value.items():

@@ -184,6 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument(
+        "--equal-otel", action="store_true", help="as in bench.run: every proxy gets the OTel fix"
+    )
     args = parser.parse_args(argv)
     py_spy = _find_py_spy()
     if py_spy is None:
@@ -193,7 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = replace(
         MODES["quick"], setups=setups, concurrency=(args.concurrency,), memory_requests=0
     )
-    bench_args = argparse.Namespace(out=args.out, no_pin=args.no_pin, no_chart=True)
+    bench_args = argparse.Namespace(
+        out=args.out, no_pin=args.no_pin, no_chart=True, equal_otel=args.equal_otel
+    )
     install_signal_handlers()
     bench = Bench(mode, bench_args, ["--profile"])
     profiles = []
