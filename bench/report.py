@@ -115,6 +115,14 @@ def render_markdown(result: Mapping[str, Any], setups: Sequence[Setup]) -> str:
         f"- Python {m['python']}, litellm {m['litellm']}, axonflow {m['axonflow']}, "
         f"axonflow-litellm {m['axonflow_litellm']}, axonflow-guardrail {m['axonflow_guardrail']}",
         f"- Pinning: {m['pinning']}",
+        "- Baseline: "
+        + (
+            "equal terms: every proxy, (a) included, caches LiteLLM's failing OTel import as "
+            "the guardrail does in its own (bench/equal_otel), so ratios show governance only"
+            if cfg.get("equal_otel")
+            else "as shipped (`--as-shipped`): only the guardrail's proxies cache LiteLLM's "
+            "failing OTel import, which flatters (b)-(e)"
+        ),
         f"- Load: closed loop, keep-alive, {cfg['rounds']} interleaved rounds x "
         f"{cfg['duration_s']:g} s per set-up and concurrency (rotating order), "
         f"concurrency {', '.join(map(str, cfg['concurrency']))}; figures are medians of "
