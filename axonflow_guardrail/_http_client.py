@@ -78,20 +78,13 @@ class LeanHttpClient:
             return await self._send(method, url, kwargs.get("json"), kwargs.get("headers"))
         return await self._template.request(method, url, **kwargs)
 
+    # The SDK calls only request/get/post on its client; other verbs reach httpx through
+    # __getattr__ (correct, just not lean).
     async def get(self, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
         return await self.request("GET", url, **kwargs)
 
     async def post(self, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
         return await self.request("POST", url, **kwargs)
-
-    async def put(self, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
-        return await self.request("PUT", url, **kwargs)
-
-    async def patch(self, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
-        return await self.request("PATCH", url, **kwargs)
-
-    async def delete(self, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
-        return await self.request("DELETE", url, **kwargs)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
