@@ -21,6 +21,7 @@ from axonflow_guardrail._request_text import (
     PathKey,
     TextSegment,
 )
+from axonflow_guardrail._text_walk import KEYS
 
 __all__ = ["mcp_statement", "split_masked", "write_back", "write_back_mcp_statement"]
 
@@ -212,6 +213,10 @@ def write_back_mcp_statement(
         if not segment.path or segment.path[0] != "mcp_arguments":
             replacements.append(segment.text)
             continue
+        if segment.path[-1] == KEYS:
+            _same_keys(data.get("mcp_arguments"), masked_arguments, segment.path)
+            replacements.append(segment.text)
+            continue
         value = _masked_value(masked_arguments, segment.path[1:], segment.path)
         if segment.writable and isinstance(value, str):
             replacements.append(value)
@@ -222,6 +227,17 @@ def write_back_mcp_statement(
         else:
             raise ValueError(f"masking changed the type of {_show(segment.path)}")
     return write_back(data, extracted, replacements)
+
+
+def _same_keys(original: Any, masked: Any, path: Path) -> None:
+    """Keys cannot be rewritten: masking that changed one must fail closed, not be dropped."""
+    container = path[1:-1]
+    before = _masked_value(original, container, path)
+    after = _masked_value(masked, container, path)
+    if not (isinstance(before, Mapping) and isinstance(after, Mapping)) or set(before) != set(
+        after
+    ):
+        raise ValueError(f"masking changed the keys of {_show(path[:-1])}")
 
 
 def _masked_value(root: Any, keys: Path, path: Path) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from axonflow_guardrail._fields import get_field
-from axonflow_guardrail._request_text import TOOL_USE_TYPES
+from axonflow_guardrail._text_walk import TOOL_USE_TYPES
 
 __all__ = ["extract_response_text", "response_usage", "stream_format"]
 

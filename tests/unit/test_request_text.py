@@ -33,6 +33,7 @@ from axonflow_guardrail._request_text import (
     SEGMENT_MARKER,
     SEGMENT_SEPARATOR,
     ExtractedText,
+    MalformedRequest,
     TextSegment,
     extract_request_text,
 )
@@ -118,6 +119,7 @@ def test_chat_reads_every_message_part_and_tool_call_in_order() -> None:
         "What is in this picture?",
         "[image]",
         "[audio]",
+        "a.pdf",
         "[file]",
         "lookup_user",
         '{"q": "bob"}',
@@ -127,6 +129,7 @@ def test_chat_reads_every_message_part_and_tool_call_in_order() -> None:
         "legacy_fn",
         "legacy result",
         "Thanks",
+        "lookup_user",  # the tool definition, after the route's own fields
     ]
     segments = by_path(extracted)
     assert segments[("messages", 0, "content")].role == "system"
@@ -139,14 +142,19 @@ def test_chat_reads_every_message_part_and_tool_call_in_order() -> None:
     assert arguments.writable
     assert segments[("messages", 4, "content")].role == "tool"
     assert not segments[("messages", 6, "name")].writable
+    assert not segments[("tools", 0, "function", "name")].writable
     assert extracted.total_chars == len(extracted.joined())
     assert not extracted.truncated
+    # A PDF cannot be read as text: reported, so the guardrail can refuse it.
+    assert [(u.path, u.kind) for u in extracted.unverifiable] == [
+        (("messages", 2, "content", 3, "file", "file_data"), "binary_file")
+    ]
 
 
-def test_tools_definitions_and_metadata_are_not_prompt_text() -> None:
+def test_tool_definitions_are_checked_but_metadata_and_media_payloads_are_not() -> None:
     query = extract(chat_request(), "acompletion").joined()
-    assert "parameters" not in query
-    assert "not prompt text" not in query
+    assert "parameters" not in query  # a schema keyword is a name, not text
+    assert "not prompt text" not in query  # LiteLLM's own metadata
     assert IMAGE_B64 not in query
     assert "UklGR" not in query
 
@@ -247,7 +255,8 @@ def test_unknown_content_part_is_read_best_effort() -> None:
     assert segments[("messages", 0, "content", 0, "text")].writable
     nested = segments[("messages", 0, "content", 1, "payload", "body")]
     assert (nested.text, nested.writable) == ("hidden words", False)
-    assert segments[("messages", 0, "content", 2)].text == "[brand_new_binary]"
+    unknown_data = segments[("messages", 0, "content", 2, "data")]
+    assert (unknown_data.text, unknown_data.writable) == ("AAAA", False)  # read, not skipped
     assert not segments[("messages", 0, "content", 3, "title")].writable
     assert segments[("messages", 0, "content", 3, "content", 0, "text")].writable
     assert segments[("messages", 0, "content", 3, "source")].text == "kb://doc/1"
@@ -343,12 +352,14 @@ def test_responses_reads_instructions_items_and_function_call_output() -> None:
         "plain string content",
         "typed part",
         "[image]",
+        "a.pdf",
         "[file]",
         "earlier answer",
         "model reasoning",
         "get_weather",
         '{"city": "Paris"}',
         "sunny, 21C",
+        "get_weather",  # the tool definition
     ]
     segments = by_path(extracted)
     assert segments[("instructions",)].role == "system"
@@ -397,8 +408,8 @@ def test_responses_string_input_stored_prompt_and_other_items() -> None:
     extracted = extract(data, "aresponses")
 
     assert texts(extracted) == [
+        "[image]",  # variables in name order: pic, topic
         "taxes",
-        "[image]",
         "bare string item",
         "shell",
         "ls -la",
@@ -406,6 +417,7 @@ def test_responses_string_input_stored_prompt_and_other_items() -> None:
         "search",
         "{}",
         "found",
+        "kb",  # an mcp_call's other fields are read too
         "print(1)",
     ]
     assert by_path(extracted)[("prompt", "variables", "topic")].writable
@@ -500,9 +512,11 @@ def test_anthropic_reads_system_blocks_and_every_block_kind() -> None:
         "let me look it up",
         "Looking up.",
         "lookup",
+        "email\nfilters\nlimit",  # tool-input keys, read-only
         EMAIL,
-        "5",
+        "tags",
         "vip",
+        "5",
         f"found {EMAIL}",
         "string result",
         "plain assistant string",
@@ -540,8 +554,8 @@ def mcp_request() -> dict[str, Any]:
 def test_mcp_reads_tool_name_and_argument_values_not_the_synthetic_copy() -> None:
     extracted = extract(mcp_request(), "call_mcp_tool")
 
-    assert texts(extracted) == ["send_mail", EMAIL, "hello", "3"]
-    assert [s.writable for s in extracted.segments] == [False, True, True, False]
+    assert texts(extracted) == ["send_mail", "body\nretries\nto", "hello", "3", EMAIL]
+    assert [s.writable for s in extracted.segments] == [False, False, True, False, True]
 
 
 def test_mcp_without_tool_fields_falls_back_to_messages() -> None:
@@ -596,6 +610,7 @@ def test_unknown_call_type_walks_every_prompt_field() -> None:
         "prompt text",
         "input text",
         "[token ids]",
+        "1024x1024",  # any other parameter is read too
     ]
 
 
@@ -644,7 +659,7 @@ def test_non_positive_bound_means_unbounded(max_chars: int) -> None:
     assert extracted.joined() == big
 
 
-def test_absurd_nesting_is_reported_as_truncated_instead_of_crashing() -> None:
+def test_absurd_nesting_is_refused_as_malformed_instead_of_crashing() -> None:
     arguments: Any = "leaf"
     for _ in range(5000):
         arguments = {"k": arguments}
@@ -652,16 +667,15 @@ def test_absurd_nesting_is_reported_as_truncated_instead_of_crashing() -> None:
     for _ in range(3000):
         blocks = [{"type": "tool_result", "tool_use_id": "t", "content": blocks}]
 
-    deep_mcp = extract({"mcp_tool_name": "t", "mcp_arguments": arguments}, "call_mcp_tool")
-    deep_blocks = extract({"messages": [{"role": "user", "content": blocks}]}, "anthropic_messages")
-
-    assert deep_mcp.truncated
-    assert deep_blocks.truncated
+    with pytest.raises(MalformedRequest, match="nests deeper than 100 levels"):
+        extract({"mcp_tool_name": "t", "mcp_arguments": arguments}, "call_mcp_tool")
+    with pytest.raises(MalformedRequest, match="nests deeper than 100 levels"):
+        extract({"messages": [{"role": "user", "content": blocks}]}, "anthropic_messages")
     reasonable: Any = "leaf"
     for _ in range(20):
         reasonable = {"k": [reasonable]}
     fine = extract({"mcp_tool_name": "t", "mcp_arguments": reasonable}, "call_mcp_tool")
-    assert (fine.truncated, texts(fine)) == (False, ["t", "leaf"])
+    assert (fine.truncated, texts(fine)) == (False, ["t", *["k"] * 20, "leaf"])
 
 
 # --------------------------------------------------------------------------------------------
