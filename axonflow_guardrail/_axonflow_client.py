@@ -33,7 +33,7 @@ from axonflow.hitl import HITLApprovalRequest, HITLCreateInput
 from axonflow.pep_handshake import PEPCapability, PEPHandshake
 from axonflow.types import AuditToolCallRequest, RetryConfig, TokenUsage
 
-from axonflow_guardrail._circuit_breaker import CircuitBreaker
+from axonflow_guardrail._breakers import BreakerGate, Breakers
 from axonflow_guardrail._http_client import install_lean_http_client
 
 __all__ = [
@@ -224,7 +224,7 @@ class AxonFlowClient:
         client_secret: str,
         tenant_id: str | None,
         call_timeout_seconds: float,
-        breaker: CircuitBreaker,
+        breakers: Breakers,
         declares_redaction: bool,
     ) -> None:
         self._endpoint = endpoint
@@ -232,7 +232,7 @@ class AxonFlowClient:
         self._client_secret = client_secret
         self._tenant_id = tenant_id
         self._timeout = call_timeout_seconds
-        self.breaker = breaker
+        self.breakers = breakers
         self._pep = _pep_handshake(declares_redaction=declares_redaction)
         self._sdk: axonflow.AxonFlow | None = None
         self._sdk_loop: asyncio.AbstractEventLoop | None = None
@@ -268,18 +268,24 @@ class AxonFlowClient:
         self,
         call: Callable[[axonflow.AxonFlow], Awaitable[T]],
         *,
-        use_breaker: bool,
+        gate: BreakerGate | None,
         timeout: float | None = None,
     ) -> T:
+        """One SDK call, behind `gate`'s breaker, bounded by one deadline, failures classified.
+
+        The deadline covers the wait for a half-open probe's outcome as well as the call itself.
+        """
         permit = None
-        if use_breaker:
-            permit = self.breaker.acquire()
-            if permit is None:
-                raise AxonFlowFailure(
-                    FailureKind.UNAVAILABLE, "circuit breaker open", breaker_open=True
-                )
         try:
             async with asyncio.timeout(timeout or self._timeout):
+                if gate is not None:
+                    permit = await gate.acquire()
+                    if permit is None:
+                        raise AxonFlowFailure(
+                            FailureKind.UNAVAILABLE,
+                            f"circuit breaker open ({gate.name})",
+                            breaker_open=True,
+                        )
                 result = await call(self.sdk())
         except asyncio.CancelledError:
             raise
@@ -296,15 +302,16 @@ class AxonFlowClient:
                 permit.success()
             return result
         finally:
-            if permit is not None:
+            if permit is not None and gate is not None:
                 permit.release()  # no-op once settled; frees the probe slot on cancellation
+                gate.settled(permit)
 
     async def pre_check(
         self, *, user_token: str, query: str, context: Mapping[str, Any]
     ) -> PreCheckDecision:
         result = await self._call(
             lambda sdk: sdk.pre_check(user_token=user_token, query=query, context=dict(context)),
-            use_breaker=True,
+            gate=self.breakers.pre_check,
         )
         return PreCheckDecision(
             verdict=_verdict_of(result),
@@ -359,7 +366,7 @@ class AxonFlowClient:
                 user_id=user_id,
                 user_token=user_token,
             ),
-            use_breaker=True,
+            gate=self.breakers.check_input,
         )
         return MaskResult(
             allowed=result.allowed,
@@ -381,7 +388,7 @@ class AxonFlowClient:
                 user_id=user_id,
                 user_token=user_token,
             ),
-            use_breaker=True,
+            gate=self.breakers.check_output,
         )
         masked = result.redacted_message
         if masked is None and isinstance(result.redacted_data, str):
@@ -418,20 +425,20 @@ class AxonFlowClient:
                 latency_ms=latency_ms,
                 metadata=dict(metadata),
             ),
-            use_breaker=False,
+            gate=None,
             timeout=timeout,
         )
         return result.audit_id
 
     async def audit_tool_call(self, *, request: AuditToolCallRequest, timeout: float) -> str:
         result = await self._call(
-            lambda sdk: sdk.audit_tool_call(request), use_breaker=False, timeout=timeout
+            lambda sdk: sdk.audit_tool_call(request), gate=None, timeout=timeout
         )
         return result.audit_id
 
     async def create_approval(self, *, request: HITLCreateInput) -> HITLApprovalRequest:
         # Approval traffic is counted apart from the breaker (see _approval_gate).
-        return await self._call(lambda sdk: sdk.create_hitl_request(request), use_breaker=False)
+        return await self._call(lambda sdk: sdk.create_hitl_request(request), gate=None)
 
     async def get_approval(self, *, approval_id: str) -> HITLApprovalRequest:
-        return await self._call(lambda sdk: sdk.get_hitl_request(approval_id), use_breaker=False)
+        return await self._call(lambda sdk: sdk.get_hitl_request(approval_id), gate=None)

@@ -4,8 +4,9 @@ Why: when AxonFlow is down, every governed request would otherwise wait `call_ti
 for a connection that will not come. After `failure_threshold` consecutive *unavailability*
 failures the breaker opens and calls are refused at once (the caller then applies
 `fail_open`). After `recovery_seconds` it lets exactly one probe through (half-open); the
-probe's outcome closes or reopens it. Everything else waiting meanwhile is refused, so a
-recovering AxonFlow is not hit by a thundering herd.
+probe's outcome closes or reopens it. `acquire` refuses every other call meanwhile, so a
+recovering AxonFlow is not hit by a thundering herd; those calls wait for the probe's outcome
+in `_breakers.BreakerGate` (I/O lives there, not here), rather than passing ungoverned.
 
 Only unavailability counts (connection errors, timeouts, 5xx, malformed answers). A rejection
 (401/402/403) proves the platform is up, so it counts as a success for the breaker.
@@ -90,6 +91,11 @@ class CircuitBreaker:
     def consecutive_failures(self) -> int:
         return self._consecutive_failures
 
+    @property
+    def probe_in_flight(self) -> bool:
+        """A half-open probe is out: its outcome will close or reopen the breaker."""
+        return self._probe_in_flight
+
     def admits(self) -> bool:
         """Would `acquire` give a permit now? A pure look, so a caller can skip work early."""
         if self._state is BreakerState.CLOSED:
@@ -97,6 +103,10 @@ class CircuitBreaker:
         if self._state is BreakerState.OPEN and not self._recovery_due():
             return False
         return not self._probe_in_flight
+
+    def refuses_outright(self) -> bool:
+        """Open and not due for a probe: no call can be attempted, and none is worth waiting."""
+        return self._state is BreakerState.OPEN and not self._recovery_due()
 
     def acquire(self) -> BreakerPermit | None:
         """A permit for one call, or None when the call must not be attempted."""

@@ -359,16 +359,17 @@ async def test_a_good_poll_resets_the_failure_count(fake_time: FakeTime) -> None
 
 async def test_polling_does_not_touch_the_circuit_breaker(fake_time: FakeTime) -> None:
     """The real client's approval calls bypass the breaker; the gate counts on its own."""
-    from axonflow_guardrail._circuit_breaker import BreakerState, CircuitBreaker
+    from axonflow_guardrail._breakers import Breakers
+    from axonflow_guardrail._circuit_breaker import BreakerState
 
-    breaker = CircuitBreaker(failure_threshold=1, recovery_seconds=30)
+    breakers = Breakers.create(failure_threshold=1, recovery_seconds=30)
     client = AxonFlowClient(
         endpoint="http://127.0.0.1:9",
         client_id=CLIENT_ID,
         client_secret="",
         tenant_id=None,
         call_timeout_seconds=0.5,
-        breaker=breaker,
+        breakers=breakers,
         declares_redaction=False,
     )
     gate = ApprovalGate(
@@ -382,7 +383,8 @@ async def test_polling_does_not_touch_the_circuit_breaker(fake_time: FakeTime) -
             approval_id=str(uuid.uuid4()), identity=identity(), prompt=PROMPT, cache=None
         )
     assert detail(caught.value)["code"] == ErrorCode.GOVERNANCE_UNAVAILABLE
-    assert breaker.state is BreakerState.CLOSED
+    for gate_ in (breakers.pre_check, breakers.check_input, breakers.check_output):
+        assert gate_.state is BreakerState.CLOSED
     await client.close()
 
 
