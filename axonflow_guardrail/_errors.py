@@ -6,8 +6,9 @@ message and the whole detail dict lands under `error.provider_specific_fields`. 
 refusal here is an `HTTPException` with a machine-readable `code`.
 
 Status codes are chosen so that OpenAI and Anthropic SDKs do *not* retry on their own (they
-retry 408, 409, 429 and every 5xx): a policy block must not be re-sent three times. The one
-5xx is 503 for "AxonFlow cannot answer and fail_open is false": there a retry is right.
+retry 408, 409, 429 and every 5xx): a policy block must not be re-sent three times. The only
+5xx is 503: "AxonFlow cannot answer and fail_open is false", or the guardrail failed on this
+request (`guardrail_error`, fail-closed); there a retry is right.
 A plain exception escaping a hook would be a 500; the guardrail never lets one out.
 
 Not every route reads the `detail` dict: `/v1/completions` builds its error from the
@@ -36,6 +37,10 @@ class ErrorCode(enum.StrEnum):
     GOVERNANCE_REJECTED = "governance_rejected"
     GOVERNANCE_UNAVAILABLE = "governance_unavailable"
     REQUEST_TOO_LARGE = "request_too_large_to_check"
+    MALFORMED_REQUEST = "malformed_request"
+    FIELD_NOT_ALLOWED = "field_not_allowed"
+    UNVERIFIABLE_CONTENT = "unverifiable_content"
+    GUARDRAIL_ERROR = "guardrail_error"
     REDACTION_FAILED = "redaction_failed"
     APPROVAL_REQUIRED = "approval_required"
     APPROVAL_PENDING = "approval_pending"
@@ -52,6 +57,10 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.GOVERNANCE_REJECTED: 403,
     ErrorCode.GOVERNANCE_UNAVAILABLE: 503,
     ErrorCode.REQUEST_TOO_LARGE: 400,
+    ErrorCode.MALFORMED_REQUEST: 400,
+    ErrorCode.FIELD_NOT_ALLOWED: 400,
+    ErrorCode.UNVERIFIABLE_CONTENT: 400,
+    ErrorCode.GUARDRAIL_ERROR: 503,
     ErrorCode.REDACTION_FAILED: 400,
     ErrorCode.APPROVAL_REQUIRED: 403,
     ErrorCode.APPROVAL_PENDING: 403,
@@ -104,5 +113,6 @@ def governance_error(code: ErrorCode, message: str, **details: Any) -> Governanc
     """
     detail: dict[str, Any] = {"error": message, "code": code.value}
     detail.update({k: v for k, v in details.items() if v is not None})
-    headers = {"Retry-After": "5"} if code is ErrorCode.GOVERNANCE_UNAVAILABLE else None
+    retry = code in (ErrorCode.GOVERNANCE_UNAVAILABLE, ErrorCode.GUARDRAIL_ERROR)
+    headers = {"Retry-After": "5"} if retry else None
     return GovernanceError(status_code=_STATUS[code], detail=detail, headers=headers)

@@ -33,18 +33,24 @@ from axonflow_guardrail._axonflow_client import (
     PreCheckDecision,
     Verdict,
 )
+from axonflow_guardrail._breakers import Breakers
 from axonflow_guardrail._call_state import REQUEST_ID_KEY, CallState, CallStateStore
-from axonflow_guardrail._circuit_breaker import CircuitBreaker
 from axonflow_guardrail._errors import ErrorCode, governance_error
+from axonflow_guardrail._extracted import show_path
 from axonflow_guardrail._identity import CallerIdentity, resolve_identity, scrub_user_tokens
 from axonflow_guardrail._log import log
+from axonflow_guardrail._log_scrub import install_log_scrub
 from axonflow_guardrail._output_check import OutputGate, replace_response_text
 from axonflow_guardrail._pre_check import FailOpenPass, PreCheckGate
 from axonflow_guardrail._request_rewrite import (
     mcp_statement,
     write_back_mcp_statement,
 )
-from axonflow_guardrail._request_text import extract_request_text
+from axonflow_guardrail._request_text import (
+    ExtractedText,
+    RequestNotCheckable,
+    extract_request_text,
+)
 from axonflow_guardrail._response_text import (
     extract_response_text,
     response_usage,
@@ -55,6 +61,7 @@ from axonflow_guardrail._stream_gate import (
     estimate_usage,
     govern_stream,
 )
+from axonflow_guardrail._unhooked_routes import install_route_guard, log_ungoverned_features
 
 __all__ = ["AxonFlowGuardrail"]
 
@@ -72,6 +79,10 @@ _MCP_CALL_TYPES = frozenset({"call_mcp_tool"})
 # nothing reaches a model or a tool; not governed (see docs/routes.md).
 _MCP_LISTING_CALL_TYPES = frozenset({"list_mcp_tools"})
 _ANTHROPIC_CALL_TYPES = frozenset({"anthropic_messages", "aanthropic_messages"})
+#: The pre-check breaker is open: no AxonFlow call is attempted, `fail_open` decides at once.
+_BREAKER_OPEN = AxonFlowFailure(
+    FailureKind.UNAVAILABLE, "circuit breaker open (pre_check)", breaker_open=True
+)
 #: The audit summary of a response the client never received (it may hold what was blocked).
 WITHHELD_SUMMARY = "[response withheld by governance]"
 _SUMMARY_CHARS = 500
@@ -136,8 +147,9 @@ class AxonFlowGuardrail(CustomGuardrail):
         except (ValueError, TypeError) as exc:  # LiteLLM would skip us silently
             raise ConfigurationError(f"axonflow guardrail: {exc}") from exc
         _stop_retrying_missing_otel()
+        install_log_scrub()
         s = self.settings
-        self.breaker = CircuitBreaker(
+        self.breakers = Breakers.create(
             failure_threshold=s.breaker_failure_threshold,
             recovery_seconds=s.breaker_recovery_seconds,
         )
@@ -147,7 +159,7 @@ class AxonFlowGuardrail(CustomGuardrail):
             client_secret=s.client_secret,
             tenant_id=s.tenant_id,
             call_timeout_seconds=s.call_timeout_seconds,
-            breaker=self.breaker,
+            breakers=self.breakers,
             # field_redact@1 only when masked text really replaces the original: pre_call
             # (requests) or pre_mcp_call (tool arguments); during_call cannot rewrite.
             declares_redaction=s.redact_input and bool({"pre_call", "pre_mcp_call"} & set(modes)),
@@ -178,6 +190,9 @@ class AxonFlowGuardrail(CustomGuardrail):
                 "unmasked (add pre_call to mask it)",
                 self.guardrail_name,
             )
+        self._modes = frozenset(modes)
+        if {"pre_call", "during_call"} & self._modes and install_route_guard(self):
+            log_ungoverned_features(str(self.guardrail_name))
         log.info(
             "axonflow guardrail %r ready: endpoint=%s client_id=%s mode=%s fail_open=%s "
             "enforcement=%s",
@@ -216,31 +231,182 @@ class AxonFlowGuardrail(CustomGuardrail):
         *,
         hook: GuardrailEventHooks,
     ) -> dict[str, Any] | None:
+        """Every pre-call path ends here: a decision, a client error, or a classified failure.
+
+        Refusals (`HTTPException`) and requests that cannot be checked as they are (400, the
+        client's error) are recorded and raised. Anything else is the guardrail's own bug: it
+        fails closed (503 `guardrail_error`), unless the operator accepted the risk with
+        `fail_open_on_internal_error`, or the caller is in audit mode, which never blocks.
+        """
         started = time.time()
         call_id = str(data.get("litellm_call_id") or "")
+        identity: CallerIdentity | None = None
         try:
             if call_type in _MCP_LISTING_CALL_TYPES:
                 return None
+            identity = resolve_identity(
+                user_api_key_dict=user_api_key_dict, data=data, settings=self.settings
+            )
+            scrub_user_tokens(data)
             if call_type in _MCP_CALL_TYPES:
-                return await self._pre_mcp_call(user_api_key_dict, data, call_id, started, hook)
+                return await self._pre_mcp_call(identity, data, call_id, started, hook)
             return await self._pre_call(
-                user_api_key_dict, cache, data, call_type, call_id, started, hook
+                identity, user_api_key_dict, cache, data, call_type, call_id, started, hook
             )
         except HTTPException as exc:
             self._record(data, "guardrail_intervened", _detail(exc), started, hook)
             raise
-        except Exception as exc:  # a bug must never become a 500
-            log.exception("axonflow guardrail internal error; call_id=%s", call_id)
-            failure = AxonFlowFailure(
-                FailureKind.UNAVAILABLE, f"guardrail internal error: {type(exc).__name__}"
-            )
-            identity = _fallback_identity(self.settings)
-            passed = self.pre_checks.on_failure(failure, identity=identity, call_id=call_id)
-            self._record(data, "guardrail_failed_to_respond", _pass_info(passed), started, hook)
+        except RequestNotCheckable as exc:
+            error = _not_checkable(exc, call_id)
+            self._record(data, "guardrail_intervened", _detail(error), started, hook)
+            raise error from None
+        except Exception as exc:  # a bug must never become a 500, nor an unchecked pass
+            passed_or_error = self._internal_error(exc, identity, call_id)
+            if isinstance(passed_or_error, HTTPException):
+                self._record(data, "guardrail_intervened", _detail(passed_or_error), started, hook)
+                raise passed_or_error from None
+            info = _pass_info(passed_or_error)
+            self._record(data, "guardrail_failed_to_respond", info, started, hook)
             return None
+
+    def _internal_error(
+        self, exc: Exception, identity: CallerIdentity | None, call_id: str
+    ) -> FailOpenPass | HTTPException:
+        """The guardrail's own bug: fail closed (503), unless the operator accepted the risk
+        (`fail_open_on_internal_error`) or the caller is in audit mode, which never blocks."""
+        log.exception("axonflow guardrail internal error; call_id=%s", call_id)
+        passes = self.settings.fail_open_on_internal_error or (
+            identity is not None and identity.enforcement_mode == "audit"
+        )
+        if not passes:
+            return governance_error(
+                ErrorCode.GUARDRAIL_ERROR,
+                "The governance layer failed on this request; it was not sent.",
+            )
+        failure = AxonFlowFailure(
+            FailureKind.UNAVAILABLE, f"guardrail internal error: {type(exc).__name__}"
+        )
+        try:
+            return self.pre_checks.on_failure(
+                failure, identity=identity or _fallback_identity(self.settings), call_id=call_id
+            )
+        except HTTPException as refusal:  # fail_open: false
+            return refusal
+
+    # ------------------------------------------------------------------ unhooked routes
+
+    def governs_unhooked_route(self, body: Mapping[str, Any], auth: Any) -> bool:
+        """Would LiteLLM run this guardrail here, if the route ran guardrails at all?"""
+        data: dict[str, Any] = {
+            "metadata": {
+                "user_api_key_metadata": getattr(auth, "metadata", None) or {},
+                "user_api_key_team_metadata": getattr(auth, "team_metadata", None) or {},
+            }
+        }
+        if isinstance(body.get("guardrails"), list):
+            data["guardrails"] = body["guardrails"]
+        hook = (
+            GuardrailEventHooks.pre_call
+            if "pre_call" in self._modes
+            else GuardrailEventHooks.during_call
+        )
+        return bool(self.should_run_guardrail(data=data, event_type=hook))
+
+    async def govern_unhooked_route(
+        self, *, route: str, path: str, body: Mapping[str, Any], auth: Any
+    ) -> None:
+        """Pre-check a request on a route LiteLLM runs no pre-call hook on; raise to refuse.
+
+        Nothing can be rewritten or held there, so a request that must be masked or approved
+        is refused; the route gives no answer to audit.
+        """
+        call_id = f"{route}:{CallStateStore.new_request_id()[:16]}"
+        identity: CallerIdentity | None = None
+        try:
+            data = dict(body)
+            identity = resolve_identity(user_api_key_dict=auth, data=data, settings=self.settings)
+            if identity.enforcement_mode == "off":
+                return
+            extracted, _ = self._checked_text(data, "unhooked_route", identity)
+            if self.breakers.pre_check.refuses_outright():
+                self.pre_checks.on_failure(_BREAKER_OPEN, identity=identity, call_id=call_id)
+                return
+            context = self.pre_checks.context_for(
+                identity=identity,
+                model=str(body.get("model") or ""),
+                route=path,
+                call_type=route,
+                litellm_call_id=call_id,
+            )
+            try:
+                decision = await self.pre_checks.decide(
+                    identity=identity, query=extracted.joined(), context=context
+                )
+            except AxonFlowFailure as failure:
+                self.pre_checks.on_failure(failure, identity=identity, call_id=call_id)
+                return
+            enforcing = identity.enforcement_mode == "enforce"
+            if decision.verdict is Verdict.DENY:
+                error = self.pre_checks.refuse(decision, identity=identity, call_id=call_id)
+                if error is not None:
+                    raise error
+            elif decision.verdict is Verdict.NEEDS_APPROVAL and enforcing:
+                raise governance_error(
+                    ErrorCode.APPROVAL_REQUIRED,
+                    f"This request requires human approval, which the {path} route cannot "
+                    "wait for; it was not sent.",
+                    policies=list(decision.policies),
+                    decision_id=decision.decision_id,
+                )
+            elif decision.verdict is Verdict.REDACT and enforcing and self.settings.redact_input:
+                raise governance_error(
+                    ErrorCode.REDACTION_FAILED,
+                    f"The request contains data that governance requires to be masked, and the "
+                    f"{path} route cannot carry masked text; it was not sent.",
+                    policies=list(decision.policies),
+                    decision_id=decision.decision_id,
+                )
+        except HTTPException:
+            raise
+        except RequestNotCheckable as exc:
+            raise _not_checkable(exc, call_id) from None
+        except Exception as exc:
+            outcome = self._internal_error(exc, identity, call_id)
+            if isinstance(outcome, HTTPException):
+                raise outcome from None
+
+    def _checked_text(
+        self, data: dict[str, Any], call_type: str, identity: CallerIdentity
+    ) -> tuple[ExtractedText, bool]:
+        """The request's text as the provider will receive it, or the client's error.
+
+        Returns the text and whether it would have been refused (audit mode records that).
+        """
+        extracted = extract_request_text(data, call_type, max_chars=self.settings.max_check_chars)
+        enforcing = identity.enforcement_mode == "enforce"
+        if extracted.truncated and enforcing:
+            raise governance_error(
+                ErrorCode.REQUEST_TOO_LARGE,
+                f"The request's text ({extracted.total_chars} characters) exceeds what the "
+                f"governance layer checks ({self.settings.max_check_chars}); it was not sent.",
+            )
+        refuse_unverifiable = (
+            bool(extracted.unverifiable) and self.settings.unverifiable_content == "refuse"
+        )
+        if refuse_unverifiable and enforcing:
+            raise governance_error(
+                ErrorCode.UNVERIFIABLE_CONTENT,
+                "The request carries content governance cannot read as text ("
+                + ", ".join(sorted({u.kind for u in extracted.unverifiable}))
+                + "); it was not sent. Send files as text, or ask the operator to allow "
+                "placeholders (unverifiable_content: placeholder).",
+                fields=[show_path(u.path) for u in extracted.unverifiable][:20],
+            )
+        return extracted, refuse_unverifiable
 
     async def _pre_call(
         self,
+        identity: CallerIdentity,
         user_api_key_dict: Any,
         cache: Any,
         data: dict[str, Any],
@@ -249,30 +415,18 @@ class AxonFlowGuardrail(CustomGuardrail):
         started: float,
         hook: GuardrailEventHooks,
     ) -> dict[str, Any] | None:
-        identity = resolve_identity(
-            user_api_key_dict=user_api_key_dict, data=data, settings=self.settings
-        )
-        scrub_user_tokens(data)
         if identity.enforcement_mode == "off":
             self._record(data, "not_run", {"enforcement": "off"}, started, hook)
             return None
-        if not self.breaker.admits():
-            # Decided before any other work: an outage must cost (almost) nothing per request.
-            passed = self.pre_checks.on_failure(
-                AxonFlowFailure(FailureKind.UNAVAILABLE, "circuit breaker open", breaker_open=True),
-                identity=identity,
-                call_id=call_id,
-            )
+        # Read before anything else: a request that cannot be checked is refused whatever
+        # AxonFlow's state, so an outage never lets a malformed or smuggling request through.
+        extracted, would_refuse_content = self._checked_text(data, call_type, identity)
+        if self.breakers.pre_check.refuses_outright():
+            # Decided before any AxonFlow work: an outage must cost (almost) nothing per request.
+            passed = self.pre_checks.on_failure(_BREAKER_OPEN, identity=identity, call_id=call_id)
             self._record(data, "guardrail_failed_to_respond", _pass_info(passed), started, hook)
             return None
 
-        extracted = extract_request_text(data, call_type, max_chars=self.settings.max_check_chars)
-        if extracted.truncated and identity.enforcement_mode == "enforce":
-            raise governance_error(
-                ErrorCode.REQUEST_TOO_LARGE,
-                f"The request's text ({extracted.total_chars} characters) exceeds what the "
-                f"governance layer checks ({self.settings.max_check_chars}); it was not sent.",
-            )
         query = extracted.joined()
         model = str(data.get("model") or "")
         route = _route(user_api_key_dict, data)
@@ -303,7 +457,7 @@ class AxonFlowGuardrail(CustomGuardrail):
             self._record(data, "guardrail_failed_to_respond", _pass_info(passed), started, hook)
             return None
 
-        would_have_blocked = False
+        would_have_blocked = would_refuse_content
         rewritten: dict[str, Any] | None = None
         if decision.verdict is Verdict.DENY:
             error = self.pre_checks.refuse(decision, identity=identity, call_id=call_id)
@@ -396,7 +550,7 @@ class AxonFlowGuardrail(CustomGuardrail):
 
     async def _pre_mcp_call(
         self,
-        user_api_key_dict: Any,
+        identity: CallerIdentity,
         data: dict[str, Any],
         call_id: str,
         started: float,
@@ -412,10 +566,6 @@ class AxonFlowGuardrail(CustomGuardrail):
             if hook is GuardrailEventHooks.pre_call
             else GuardrailEventHooks.during_mcp_call
         )
-        identity = resolve_identity(
-            user_api_key_dict=user_api_key_dict, data=data, settings=self.settings
-        )
-        scrub_user_tokens(data)
         if identity.enforcement_mode == "off":
             return None
         tool = str(data.get("mcp_tool_name") or data.get("name") or "")
@@ -552,7 +702,7 @@ class AxonFlowGuardrail(CustomGuardrail):
             if chunks and not any(response_usage(chunks)):  # e.g. /v1/completions streams
                 estimated = estimate_usage(
                     state.model,
-                    extract_request_text(request_data, state.call_type, max_chars=0).joined(),
+                    _prompt_text(request_data, state.call_type),
                     extract_response_text(chunks),
                 )
             self._audit(
@@ -669,6 +819,24 @@ class AxonFlowGuardrail(CustomGuardrail):
             )
         except Exception:
             log.debug("axonflow: could not record guardrail information", exc_info=True)
+
+
+def _not_checkable(exc: RequestNotCheckable, call_id: str) -> HTTPException:
+    """A request that cannot be checked as it is: the client's error, whatever `fail_open`."""
+    log.info("axonflow refused a request it cannot check: %s; call_id=%s", exc.reason, call_id)
+    return governance_error(
+        ErrorCode(exc.code),
+        f"The request cannot be checked by governance as it is ({exc.reason}); it was not sent.",
+        field=show_path(exc.path) or None,
+    )
+
+
+def _prompt_text(data: Mapping[str, Any], call_type: str) -> str:
+    """The request's text for a usage estimate (it was checked before; never raises here)."""
+    try:
+        return extract_request_text(data, call_type, max_chars=0).joined()
+    except RequestNotCheckable:
+        return ""
 
 
 def _detail(exc: HTTPException) -> dict[str, Any]:

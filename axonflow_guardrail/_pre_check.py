@@ -1,7 +1,7 @@
 """Where a request is pre-checked: text → AxonFlow decision → allow, rewrite, hold or refuse.
 
-`PreCheckGate.check` is the whole pre-call decision. `PreCheckGate.on_failure` is the one
-place that decides what an AxonFlow failure means for the request:
+`PreCheckGate.decide` asks AxonFlow; `PreCheckGate.on_failure` is the one place that decides
+what an AxonFlow failure means for the request:
 
 | failure                                   | `fail_open: true`        | `fail_open: false` |
 |-------------------------------------------|--------------------------|--------------------|
@@ -216,8 +216,17 @@ class PreCheckGate:
                 text=extracted.joined(), user_token=identity.user_token, user_id=identity.user_id
             )
         except AxonFlowFailure as failure:
-            raise self._redaction_failed(
-                decision, f"masking unavailable: {failure.reason}"
+            # Never sent unmasked, whatever `fail_open` says; a retry may find masking back.
+            log.error("axonflow masking unavailable, request refused: %s", failure.reason)
+            raise governance_error(
+                ErrorCode.GOVERNANCE_UNAVAILABLE
+                if failure.kind is FailureKind.UNAVAILABLE
+                else ErrorCode.GOVERNANCE_REJECTED,
+                "The request contains data that governance requires to be masked, and masking "
+                f"is unavailable ({failure.reason}); the request was not sent.",
+                policies=list(decision.policies),
+                decision_id=decision.decision_id,
+                context_id=decision.context_id,
             ) from None
         if not result.allowed:
             raise governance_error(

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-__all__ = ["ConfigurationError", "EnforcementMode", "GuardrailSettings"]
+__all__ = ["ConfigurationError", "EnforcementMode", "GuardrailSettings", "UnverifiablePolicy"]
 
 EnforcementMode = Literal["enforce", "audit", "off"]
 ENFORCEMENT_MODES: tuple[EnforcementMode, ...] = ("enforce", "audit", "off")
+UnverifiablePolicy = Literal["refuse", "placeholder"]
+UNVERIFIABLE_POLICIES: tuple[UnverifiablePolicy, ...] = ("refuse", "placeholder")
 
 # LiteLLM's usual names, accepted as aliases so the entry reads like any other guardrail's.
 _ALIASES: Mapping[str, str] = {"api_base": "endpoint", "api_key": "client_secret"}
@@ -59,6 +61,11 @@ class GuardrailSettings:
     max_check_chars: int = 200_000
     audit_queue_size: int = 10_000
     audit_concurrency: int = 8
+    #: Content that cannot be read as text (binary files, file ids, token ids): refused with
+    #: `unverifiable_content` in enforce mode, or checked as a placeholder.
+    unverifiable_content: UnverifiablePolicy = "refuse"
+    #: A bug in the guardrail fails closed (503) unless this lets `fail_open` decide: a risk.
+    fail_open_on_internal_error: bool = False
 
     @classmethod
     def field_names(cls) -> frozenset[str]:
@@ -117,6 +124,7 @@ class GuardrailSettings:
             "allow_client_user_token",
             "check_output",
             "redact_input",
+            "fail_open_on_internal_error",
         ):
             if key in raw:
                 v[key] = _bool(raw, key)
@@ -141,14 +149,12 @@ class GuardrailSettings:
                     "axonflow guardrail: 'extra_context' must be a mapping of names to values"
                 )
             v["extra_context"] = dict(extra)
-        if "enforcement_mode" in raw:
-            mode = _text(raw, "enforcement_mode", required=True).lower()
-            if mode not in ENFORCEMENT_MODES:
-                raise ConfigurationError(
-                    "axonflow guardrail: 'enforcement_mode' must be one of "
-                    f"{', '.join(ENFORCEMENT_MODES)}, got {mode!r}"
-                )
-            v["enforcement_mode"] = mode
+        for key, choices in (
+            ("enforcement_mode", ENFORCEMENT_MODES),
+            ("unverifiable_content", UNVERIFIABLE_POLICIES),
+        ):
+            if key in raw:
+                v[key] = _choice(raw, key, choices)
         return cls(**v)
 
 
@@ -170,6 +176,15 @@ def _text(raw: Mapping[str, Any], key: str, *, required: bool) -> str:
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise ConfigurationError(f"axonflow guardrail: '{key}' must be a string")
     return str(value).strip()
+
+
+def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    value = _text(raw, key, required=True).lower()
+    if value not in choices:
+        raise ConfigurationError(
+            f"axonflow guardrail: '{key}' must be one of {', '.join(choices)}, got {value!r}"
+        )
+    return value
 
 
 def _bool(raw: Mapping[str, Any], key: str) -> bool:

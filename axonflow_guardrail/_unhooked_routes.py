@@ -1,0 +1,185 @@
+"""Routes that send text to a provider without LiteLLM's pre-call hook, governed anyway.
+
+Why: LiteLLM runs guardrails from its request pipeline, and some routes never enter it. In
+1.106.2 these send client text to a provider with no pre-call hook: token counting
+(``/v1/messages/count_tokens``, ``/utils/token_counter?call_endpoint=true``,
+``/v1/responses/input_tokens``, Google ``:countTokens``), RAG (``/v1/rag/query``,
+``/v1/rag/ingest``), ``/queue/chat/completions``, the Assistants API (create an assistant, add a
+thread message, start a run: reachable with ``custom_llm_provider`` in the body even without
+``assistant_settings``) and the raw pass-throughs ``/azure/...``, ``/vllm/...``,
+``/nvidia_nim/...`` and Bedrock's count-tokens pass-through.
+
+How: every one of those routes authenticates through LiteLLM's ``user_api_key_auth``
+dependency. The guardrail installs a FastAPI dependency override that calls the original
+first, then, for a POST to one of these paths, hands the request's body and the authenticated
+key to each registered guardrail that should run (LiteLLM's own `should_run_guardrail`, so
+`default_on`, opt-outs and per-request opt-ins behave as elsewhere). A refusal is raised from
+the dependency, before the endpoint runs, so nothing reaches the provider. Every other route
+pays one path test.
+
+What it cannot do: these routes give no chance to rewrite the request or to see the answer,
+so a request that must be masked or approved is refused there, and no audit row is written.
+Websocket frames (realtime, the Responses websocket, websocket pass-throughs) never pass
+through an HTTP dependency: the guardrail cannot govern them, and says so at startup.
+
+`fastapi.Request` and LiteLLM's ``user_api_key_auth`` and ``read_request_body`` are imported
+lazily: the module is inert outside a running proxy.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from axonflow_guardrail._log import log
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+__all__ = ["UNHOOKED_ROUTES", "install_route_guard", "unhooked_route"]
+
+#: POST paths that reach a provider without the pre-call hook (LiteLLM 1.106.2).
+UNHOOKED_ROUTES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
+    (name, re.compile(pattern))
+    for name, pattern in (
+        ("anthropic_count_tokens", r"(/claude_code_gateway)?/v1/messages/count_tokens"),
+        ("token_counter", r"/utils/token_counter"),
+        ("responses_input_tokens", r"(/v1|/openai/v1)?/responses/input_tokens"),
+        ("google_count_tokens", r"(/v1beta|/v1)?/models/[^/]+:countTokens"),
+        ("rag", r"(/v1)?/rag/(query|ingest)"),
+        ("queue_chat_completions", r"/queue/chat/completions"),
+        ("assistants", r"(/v1)?/assistants"),
+        ("thread_messages_and_runs", r"(/v1)?/threads/[^/]+/(messages|runs)"),
+        ("azure_pass_through", r"/azure/.+"),
+        ("vllm_pass_through", r"/vllm/.+"),
+        ("nvidia_nim_pass_through", r"/nvidia_nim/.+"),
+        ("bedrock_count_tokens", r"/bedrock/.*count[-_]tokens.*"),
+    )
+)
+_MARK: Final = "_axonflow_route_guard"
+
+
+class RouteGovernor(Protocol):
+    """What the override needs of a guardrail (`AxonFlowGuardrail.govern_unhooked_route`)."""
+
+    def governs_unhooked_route(self, body: Mapping[str, Any], auth: Any) -> bool: ...
+
+    async def govern_unhooked_route(
+        self, *, route: str, path: str, body: Mapping[str, Any], auth: Any
+    ) -> None: ...
+
+
+_governors: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def unhooked_route(method: str, path: str, query: Mapping[str, str]) -> str | None:
+    """The name of the unhooked route a request is on, or None (most requests)."""
+    if method != "POST":
+        return None
+    for name, pattern in UNHOOKED_ROUTES:
+        if pattern.fullmatch(path):
+            if name == "token_counter" and query.get("call_endpoint", "").lower() != "true":
+                return None  # counted locally: nothing reaches a provider
+            return name
+    return None
+
+
+def install_route_guard(governor: RouteGovernor) -> bool:
+    """Register `governor` and, once per process, the override in the running proxy's app.
+
+    Returns False outside a proxy (no app to guard), True when the guard is in place.
+    """
+    proxy_server = sys.modules.get("litellm.proxy.proxy_server")
+    app = getattr(proxy_server, "app", None)
+    if app is None:
+        return False
+    from litellm.proxy.auth.user_api_key_auth import user_api_key_auth
+
+    _governors.add(governor)
+    current = app.dependency_overrides.get(user_api_key_auth, user_api_key_auth)
+    if not getattr(current, _MARK, False):
+        app.dependency_overrides[user_api_key_auth] = _guarded(current)
+    return True
+
+
+def _guarded(original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """`original` (LiteLLM's auth dependency), then governance on the unhooked routes.
+
+    `functools.wraps` keeps the original's signature, which FastAPI reads to resolve the
+    dependency's own parameters (the request and the API-key headers).
+    """
+
+    @functools.wraps(original)
+    async def guarded_auth(*args: Any, **kwargs: Any) -> Any:
+        auth = await original(*args, **kwargs)
+        request = kwargs.get("request", args[0] if args else None)
+        route = _route_of(request)
+        if route is not None and request is not None:
+            await _govern(route, request, auth)
+        return auth
+
+    setattr(guarded_auth, _MARK, True)
+    return guarded_auth
+
+
+def _route_of(request: Any) -> str | None:
+    scope = getattr(request, "scope", None)
+    if not isinstance(scope, Mapping) or scope.get("type") != "http":
+        return None
+    return unhooked_route(
+        str(scope.get("method", "")), str(scope.get("path", "")), request.query_params
+    )
+
+
+async def _govern(route: str, request: Request, auth: Any) -> None:
+    from litellm.proxy.common_utils.http_parsing_utils import read_request_body
+
+    body = await read_request_body(request)  # parsed once, cached for the endpoint
+    for governor in list(_governors):
+        if governor.governs_unhooked_route(body, auth):
+            await governor.govern_unhooked_route(
+                route=route, path=request.url.path, body=body, auth=auth
+            )
+
+
+def ungoverned_features(general_settings: Mapping[str, Any], model_list: Any) -> list[str]:
+    """What the proxy's config enables that no guardrail can reach (logged at startup)."""
+    found = ["the Responses API websocket (/v1/responses, websocket): only its first frame is seen"]
+    models = model_list if isinstance(model_list, list) else []
+    if any(_is_realtime(m) for m in models):
+        found.append("realtime models (/v1/realtime): frames after the connection are not seen")
+    if general_settings.get("pass_through_endpoints"):
+        found.append("general_settings.pass_through_endpoints without `guardrails:` on the entry")
+    if general_settings.get("enable_openai_websocket_passthrough"):
+        found.append("enable_openai_websocket_passthrough (websocket frames are not seen)")
+    return found
+
+
+def _is_realtime(model: Any) -> bool:
+    if not isinstance(model, Mapping):
+        return False
+    info = model.get("model_info")
+    params = model.get("litellm_params")
+    mode = info.get("mode") if isinstance(info, Mapping) else None
+    name = params.get("model") if isinstance(params, Mapping) else None
+    return mode == "realtime" or (isinstance(name, str) and "realtime" in name)
+
+
+def log_ungoverned_features(guardrail_name: str) -> None:
+    """One WARNING naming what the running proxy enables that governance cannot reach."""
+    proxy_server = sys.modules.get("litellm.proxy.proxy_server")
+    settings = getattr(proxy_server, "general_settings", None)
+    router = getattr(proxy_server, "llm_router", None)
+    features = ungoverned_features(
+        settings if isinstance(settings, Mapping) else {}, getattr(router, "model_list", None)
+    )
+    log.warning(
+        "axonflow guardrail %r cannot govern: %s. Turn them off where governance is required "
+        "(docs/routes.md).",
+        guardrail_name,
+        "; ".join(features),
+    )
