@@ -17,7 +17,7 @@ export UV_PYTHON_DOWNLOADS := never
 AGENT_PORT ?= 8080
 PROXY_PORT ?= 4000
 
-.PHONY: install lock lint typecheck test unit e2e run bench clean
+.PHONY: install lock lint typecheck test unit e2e run bench fuzz clean
 
 install: $(VENV)/.installed
 
@@ -53,6 +53,12 @@ run: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# The fuzz tests with many more random examples than `make test` runs (hypothesis profile
+# `long`, a fresh seed each time): the extractor, then real requests through the proxy.
+fuzz: install
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -p no:cacheprovider \
+		tests/unit/test_request_text_fuzz.py tests/e2e/test_fuzz_proxy.py
 
 clean:
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache

@@ -34,6 +34,14 @@ PATHS = {
     "embeddings": "/v1/embeddings",
 }
 CALL_ID_HEADER = "x-litellm-call-id"
+#: The body field that carries the prompt on each route.
+PROMPT_FIELD = {
+    "chat": "messages",
+    "completions": "prompt",
+    "responses": "input",
+    "messages": "messages",
+    "embeddings": "input",
+}
 
 
 @dataclass
