@@ -35,6 +35,8 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+import yaml
+
 from axonflow_guardrail._log import log
 
 if TYPE_CHECKING:
@@ -152,8 +154,14 @@ def ungoverned_features(general_settings: Mapping[str, Any], model_list: Any) ->
     models = model_list if isinstance(model_list, list) else []
     if any(_is_realtime(m) for m in models):
         found.append("realtime models (/v1/realtime): frames after the connection are not seen")
-    if general_settings.get("pass_through_endpoints"):
-        found.append("general_settings.pass_through_endpoints without `guardrails:` on the entry")
+    endpoints = general_settings.get("pass_through_endpoints")
+    bare = [
+        str(e.get("path"))
+        for e in (endpoints if isinstance(endpoints, list) else [])
+        if isinstance(e, Mapping) and not e.get("guardrails")
+    ]
+    if bare:
+        found.append(f"pass-through endpoints without `guardrails:` ({', '.join(bare)})")
     if general_settings.get("enable_openai_websocket_passthrough"):
         found.append("enable_openai_websocket_passthrough (websocket frames are not seen)")
     return found
@@ -169,13 +177,27 @@ def _is_realtime(model: Any) -> bool:
     return mode == "realtime" or (isinstance(name, str) and "realtime" in name)
 
 
+def _proxy_config() -> Mapping[str, Any]:
+    """The proxy's config file as LiteLLM read it. At guardrail start-up LiteLLM has not yet
+    published its `general_settings` or router, but it has recorded the file's path."""
+    proxy_server = sys.modules.get("litellm.proxy.proxy_server")
+    path = getattr(proxy_server, "user_config_file_path", None)
+    if not isinstance(path, str) or not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError):
+        return {}
+    return config if isinstance(config, Mapping) else {}
+
+
 def log_ungoverned_features(guardrail_name: str) -> None:
     """One WARNING naming what the running proxy enables that governance cannot reach."""
-    proxy_server = sys.modules.get("litellm.proxy.proxy_server")
-    settings = getattr(proxy_server, "general_settings", None)
-    router = getattr(proxy_server, "llm_router", None)
+    config = _proxy_config()
+    settings = config.get("general_settings")
     features = ungoverned_features(
-        settings if isinstance(settings, Mapping) else {}, getattr(router, "model_list", None)
+        settings if isinstance(settings, Mapping) else {}, config.get("model_list")
     )
     log.warning(
         "axonflow guardrail %r cannot govern: %s. Turn them off where governance is required "
