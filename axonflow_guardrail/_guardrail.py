@@ -1,122 +1,78 @@
-"""`AxonFlowGuardrail`: thin glue between LiteLLM Proxy's hooks and the governance modules.
+"""`AxonFlowGuardrail`: LiteLLM Proxy's hooks, read as the request's journey.
 
-- pre_call / during_call → `_pre_check` (decision, fail mode, input masking), `_approval_gate`
-- post_call (non-streaming) → `_output_check`, then `_audit_sink`
-- post_call (streaming) → `_stream_gate`, then `_audit_sink`
-- failures after a pre-check → `_audit_sink`
-- MCP tool calls (pre_mcp_call) → tool-input check, then `_audit_sink`
+Before the model: **identify** the caller (`request._identity`), **read** the whole request
+and refuse what cannot be checked (`gates._admission`), **admit** it past the pre-check's
+breaker, **decide** with AxonFlow (`gates._pre_check`), **hold** it for a reviewer when a
+policy asks (`gates.approvals`), **mask** what must not reach the model (`gates._masking`),
+**remember** what was decided (`audit._call_state`), and **record** the decision in LiteLLM's
+logging, once, whatever the path (`audit._litellm_record`).
 
-No hook lets a plain exception escape (LiteLLM would answer 500): an unexpected error is
-logged with the call id and treated like AxonFlow being unavailable, so `fail_open` decides.
+After the model: **check the output** (`gates._output_check`, `gates._stream_gate`) and
+**audit** the call, off the response path (`audit._records`, `audit._sink`). MCP tool calls
+(`gates._tool_calls`) and the routes LiteLLM runs no hook on (`gates._unhooked_routes`) take
+the same stages.
+
+No hook lets a plain exception escape (LiteLLM would answer 500): a request that cannot be
+checked is the client's 400, a failure of AxonFlow follows `fail_open`, and the guardrail's own
+bug fails closed (`PreCheckGate.on_internal_error`).
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import sys
 import time
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
-from axonflow.types import AuditToolCallRequest
 from fastapi import HTTPException
 from litellm.integrations.custom_guardrail import CustomGuardrail
-from litellm.types.guardrails import GuardrailEventHooks, LitellmParams
+from litellm.types.guardrails import GuardrailEventHooks
 
-from axonflow_guardrail._approval_gate import ApprovalGate, GrantedApproval, approval_id_from
-from axonflow_guardrail._audit_sink import AuditSink, LLMCallAudit, ToolCallAudit
-from axonflow_guardrail._axonflow_client import (
-    AxonFlowClient,
-    AxonFlowFailure,
-    FailureKind,
-    PreCheckDecision,
-    Verdict,
+from axonflow_guardrail._settings import ConfigurationError
+from axonflow_guardrail._startup import (
+    log_ready,
+    read_configuration,
+    stop_retrying_missing_otel,
+    warn_about_modes,
 )
-from axonflow_guardrail._breakers import Breakers
-from axonflow_guardrail._call_state import REQUEST_ID_KEY, CallState, CallStateStore
-from axonflow_guardrail._errors import ErrorCode, governance_error
-from axonflow_guardrail._extracted import show_path
-from axonflow_guardrail._identity import CallerIdentity, resolve_identity, scrub_user_tokens
-from axonflow_guardrail._log import log
-from axonflow_guardrail._log_scrub import install_log_scrub
-from axonflow_guardrail._output_check import OutputGate, replace_response_text
-from axonflow_guardrail._pre_check import FailOpenPass, PreCheckGate
-from axonflow_guardrail._request_rewrite import (
-    mcp_statement,
-    write_back_mcp_statement,
+from axonflow_guardrail.audit._call_state import REQUEST_ID_KEY, CallState, CallStateStore
+from axonflow_guardrail.audit._litellm_record import GuardrailRecorder, Recorded
+from axonflow_guardrail.audit._records import (
+    WITHHELD_SUMMARY,
+    llm_call_audit,
+    stream_audit,
+    tool_call_audit,
 )
-from axonflow_guardrail._request_text import (
-    ExtractedText,
-    RequestNotCheckable,
-    extract_request_text,
+from axonflow_guardrail.audit._sink import AuditSink
+from axonflow_guardrail.axonflow._breakers import Breakers
+from axonflow_guardrail.axonflow._client import AxonFlowClient, Verdict
+from axonflow_guardrail.gates._admission import not_checkable, read_request
+from axonflow_guardrail.gates._masking import InputMasking
+from axonflow_guardrail.gates._output_check import OutputCall, OutputGate
+from axonflow_guardrail.gates._pre_check import FailOpenPass, PreCheckGate
+from axonflow_guardrail.gates._stream_gate import anthropic_stream_refusal, govern_stream
+from axonflow_guardrail.gates._tool_calls import ToolCallGate
+from axonflow_guardrail.gates._unhooked_routes import (
+    UnhookedRouteGate,
+    install_route_guard,
+    log_ungoverned_features,
+    should_govern,
 )
-from axonflow_guardrail._response_text import (
-    extract_response_text,
-    response_usage,
-)
-from axonflow_guardrail._settings import ConfigurationError, GuardrailSettings
-from axonflow_guardrail._stream_gate import (
-    anthropic_stream_refusal,
-    estimate_usage,
-    govern_stream,
-)
-from axonflow_guardrail._unhooked_routes import install_route_guard, log_ungoverned_features
+from axonflow_guardrail.gates.approvals import ApprovalGate
+from axonflow_guardrail.request._extracted import RequestNotCheckable
+from axonflow_guardrail.request._governed import route_of
+from axonflow_guardrail.request._identity import CallerIdentity, resolve_identity, scrub_user_tokens
+from axonflow_guardrail.request._token_logs import install_log_scrub
 
 __all__ = ["AxonFlowGuardrail"]
 
-
-PROVIDER = "axonflow"
-SUPPORTED_HOOKS = (
-    GuardrailEventHooks.pre_call,
-    GuardrailEventHooks.during_call,
-    GuardrailEventHooks.post_call,
-    GuardrailEventHooks.pre_mcp_call,
-    GuardrailEventHooks.during_mcp_call,
-)
 _MCP_CALL_TYPES = frozenset({"call_mcp_tool"})
 # Tool-catalog scans (LiteLLM runs MCP guardrails over listed tool descriptions): not a call,
 # nothing reaches a model or a tool; not governed (see docs/routes.md).
 _MCP_LISTING_CALL_TYPES = frozenset({"list_mcp_tools"})
 _ANTHROPIC_CALL_TYPES = frozenset({"anthropic_messages", "aanthropic_messages"})
-#: The pre-check breaker is open: no AxonFlow call is attempted, `fail_open` decides at once.
-_BREAKER_OPEN = AxonFlowFailure(
-    FailureKind.UNAVAILABLE, "circuit breaker open (pre_check)", breaker_open=True
-)
-#: The audit summary of a response the client never received (it may hold what was blocked).
-WITHHELD_SUMMARY = "[response withheld by governance]"
-_SUMMARY_CHARS = 500
-
-# Keyword arguments LiteLLM may pass that are its own, not ours.
-_BASE_INIT_PARAMS = frozenset(
-    name
-    for name, p in inspect.signature(CustomGuardrail.__init__).parameters.items()
-    if p.kind is not inspect.Parameter.VAR_KEYWORD and name != "self"
-)
-_LITELLM_KEYS = frozenset(LitellmParams.model_fields) | _BASE_INIT_PARAMS
-
-
-def _stop_retrying_missing_otel() -> None:
-    """Make LiteLLM's optional OTel import fail once, not on every guardrail record.
-
-    `add_standard_logging_guardrail_information_to_request_data` imports
-    `litellm.integrations.otel.logger` on every call (inside a try/except). Without
-    `opentelemetry-sdk` (not part of `litellm[proxy]`) that import fails, and a failed import is
-    retried in full each time: ~0.2 ms per governed request. Recording the failure in
-    `sys.modules` makes later imports fail at once, which is what they did anyway.
-    """
-    name = "litellm.integrations.otel.logger"
-    if name in sys.modules:
-        return
-    try:
-        importlib.import_module(name)
-    except ImportError:
-        sys.modules[name] = None  # type: ignore[assignment]
-
-
-def _modes(event_hook: Any) -> list[str]:
-    hooks = event_hook if isinstance(event_hook, list) else [event_hook]
-    return [str(getattr(h, "value", h)) for h in hooks if h is not None]
+#: How a pre-call journey ends: LiteLLM's record of it (None: nothing to record), and the
+#: rewritten request if any.
+Journey = tuple[Recorded | None, dict[str, Any] | None]
 
 
 class AxonFlowGuardrail(CustomGuardrail):
@@ -129,26 +85,14 @@ class AxonFlowGuardrail(CustomGuardrail):
     use_native_lifecycle_hooks = True
 
     def __init__(self, **kwargs: Any) -> None:
-        settings_params = {k: v for k, v in kwargs.items() if k not in _BASE_INIT_PARAMS}
-        self.settings = GuardrailSettings.from_litellm_params(
-            settings_params, litellm_keys=_LITELLM_KEYS
-        )
-        modes = _modes(kwargs.get("event_hook"))
-        supported = {h.value for h in SUPPORTED_HOOKS}
-        unsupported = [m for m in modes if m not in supported]
-        if unsupported:
-            raise ConfigurationError(
-                f"axonflow guardrail: 'mode' {unsupported} is not supported; "
-                f"use any of {sorted(supported)}"
-            )
-        base_kwargs = {k: v for k, v in kwargs.items() if k in _BASE_INIT_PARAMS}
+        self.settings, modes, base_kwargs = read_configuration(kwargs)
         try:
             super().__init__(**base_kwargs)
         except (ValueError, TypeError) as exc:  # LiteLLM would skip us silently
             raise ConfigurationError(f"axonflow guardrail: {exc}") from exc
-        _stop_retrying_missing_otel()
+        s, name = self.settings, str(self.guardrail_name)
+        stop_retrying_missing_otel()
         install_log_scrub()
-        s = self.settings
         self.breakers = Breakers.create(
             failure_threshold=s.breaker_failure_threshold,
             recovery_seconds=s.breaker_recovery_seconds,
@@ -162,494 +106,198 @@ class AxonFlowGuardrail(CustomGuardrail):
             breakers=self.breakers,
             # field_redact@1 only when masked text really replaces the original: pre_call
             # (requests) or pre_mcp_call (tool arguments); during_call cannot rewrite.
-            declares_redaction=s.redact_input and bool({"pre_call", "pre_mcp_call"} & set(modes)),
+            declares_redaction=s.redact_input and bool({"pre_call", "pre_mcp_call"} & modes),
         )
         self.pre_checks = PreCheckGate(client=self.client, settings=s)
+        self.masking = InputMasking(client=self.client, settings=s)
         self.approvals = ApprovalGate(client=self.client, settings=s)
+        self.tool_calls = ToolCallGate(client=self.client, settings=s, pre_checks=self.pre_checks)
         self.outputs = OutputGate(client=self.client, settings=s)
+        self.unhooked_routes = UnhookedRouteGate(settings=s, pre_checks=self.pre_checks)
         self.audits = AuditSink(
             client=self.client,
             queue_size=s.audit_queue_size,
             concurrency=s.audit_concurrency,
             send_timeout_seconds=max(s.call_timeout_seconds, 10.0),
         )
-        self.calls = CallStateStore(key=f"{REQUEST_ID_KEY}:{self.guardrail_name}")
-        # Audits and output checks run in post-call hooks. Without post_call in the mode no
-        # hook would ever take a call's state, so none is kept (and nothing is audited).
+        self.calls = CallStateStore(key=f"{REQUEST_ID_KEY}:{name}")
+        self._recorder = GuardrailRecorder(self)
+        self._modes = modes
+        # Audits and output checks run in post-call hooks: without post_call no hook would
+        # ever take a call's state, so none is kept (and nothing is audited).
         self._keeps_call_state = "post_call" in modes
-        if not self._keeps_call_state:
-            log.warning(
-                "axonflow guardrail %r: mode has no post_call, so calls are pre-checked but "
-                "NOT audited and outputs are not checked",
-                self.guardrail_name,
-            )
-        if "during_call" in modes and "pre_call" not in modes and s.redact_input:
-            log.warning(
-                "axonflow guardrail %r: mode during_call runs in parallel with the LLM call, "
-                "so input redaction cannot apply: text a policy wants masked reaches the model "
-                "unmasked (add pre_call to mask it)",
-                self.guardrail_name,
-            )
-        self._modes = frozenset(modes)
-        if {"pre_call", "during_call"} & self._modes and install_route_guard(self):
-            log_ungoverned_features(str(self.guardrail_name))
-        log.info(
-            "axonflow guardrail %r ready: endpoint=%s client_id=%s mode=%s fail_open=%s "
-            "enforcement=%s",
-            self.guardrail_name,
-            s.endpoint,
-            s.client_id,
-            ",".join(modes) or "-",
-            s.fail_open,
-            s.enforcement_mode,
-        )
+        warn_about_modes(name, modes, s)
+        if {"pre_call", "during_call"} & modes and install_route_guard(self):
+            log_ungoverned_features(name)
+        log_ready(name, s, modes)
 
-    # ------------------------------------------------------------------ pre-call
+    # ------------------------------------------------------------------ before the model
 
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: str
     ) -> dict[str, Any] | None:
-        return await self._guarded_pre_call(
-            user_api_key_dict, cache, data, call_type, hook=GuardrailEventHooks.pre_call
+        return await self._pre_call(
+            user_api_key_dict, cache, data, call_type, GuardrailEventHooks.pre_call
         )
 
     async def async_moderation_hook(
         self, data: dict[str, Any], user_api_key_dict: Any, call_type: Any
     ) -> Any:
         """during_call: the same decision, in parallel with the LLM call (no rewrite)."""
-        await self._guarded_pre_call(
-            user_api_key_dict, None, data, str(call_type), hook=GuardrailEventHooks.during_call
+        await self._pre_call(
+            user_api_key_dict, None, data, str(call_type), GuardrailEventHooks.during_call
         )
         return None
 
-    async def _guarded_pre_call(
+    async def _pre_call(
         self,
-        user_api_key_dict: Any,
+        auth: Any,
         cache: Any,
         data: dict[str, Any],
         call_type: str,
-        *,
         hook: GuardrailEventHooks,
     ) -> dict[str, Any] | None:
-        """Every pre-call path ends here: a decision, a client error, or a classified failure.
-
-        Refusals (`HTTPException`) and requests that cannot be checked as they are (400, the
-        client's error) are recorded and raised. Anything else is the guardrail's own bug: it
-        fails closed (503 `guardrail_error`), unless the operator accepted the risk with
-        `fail_open_on_internal_error`, or the caller is in audit mode, which never blocks.
-        """
-        started = time.time()
-        call_id = str(data.get("litellm_call_id") or "")
+        """Every pre-call path ends in one `Recorded` outcome, recorded here and only here."""
+        if call_type in _MCP_LISTING_CALL_TYPES:
+            return None
+        started, call_id = time.time(), str(data.get("litellm_call_id") or "")
+        tool_call = call_type in _MCP_CALL_TYPES
+        if tool_call:
+            hook = _tool_hook(hook)
         identity: CallerIdentity | None = None
+        recorded: Recorded | None = None
+        rewritten: dict[str, Any] | None = None
         try:
-            if call_type in _MCP_LISTING_CALL_TYPES:
-                return None
-            identity = resolve_identity(
-                user_api_key_dict=user_api_key_dict, data=data, settings=self.settings
-            )
-            scrub_user_tokens(data)
-            if call_type in _MCP_CALL_TYPES:
-                return await self._pre_mcp_call(identity, data, call_id, started, hook)
-            return await self._pre_call(
-                identity, user_api_key_dict, cache, data, call_type, call_id, started, hook
-            )
-        except HTTPException as exc:
-            self._record(data, "guardrail_intervened", _detail(exc), started, hook)
+            identity = self._identify(auth, data)
+            if tool_call:
+                recorded, rewritten = await self._tool_call(identity, data, call_id, hook)
+            else:
+                recorded, rewritten = await self._llm_call(
+                    identity, auth, cache, data, call_type, call_id, hook
+                )
+            return rewritten
+        except HTTPException as refusal:
+            recorded = Recorded.refused(refusal)
             raise
         except RequestNotCheckable as exc:
-            error = _not_checkable(exc, call_id)
-            self._record(data, "guardrail_intervened", _detail(error), started, hook)
+            error = not_checkable(exc, call_id)
+            recorded = Recorded.refused(error)
             raise error from None
         except Exception as exc:  # a bug must never become a 500, nor an unchecked pass
-            passed_or_error = self._internal_error(exc, identity, call_id)
-            if isinstance(passed_or_error, HTTPException):
-                self._record(data, "guardrail_intervened", _detail(passed_or_error), started, hook)
-                raise passed_or_error from None
-            info = _pass_info(passed_or_error)
-            self._record(data, "guardrail_failed_to_respond", info, started, hook)
+            outcome = self.pre_checks.on_internal_error(exc, identity=identity, call_id=call_id)
+            if isinstance(outcome, HTTPException):
+                recorded = Recorded.refused(outcome)
+                raise outcome from None
+            recorded = _failed_open(outcome)
             return None
+        finally:
+            if recorded is not None:
+                target = rewritten if rewritten is not None else data
+                self._recorder.record(target, recorded, started=started, hook=hook)
 
-    def _internal_error(
-        self, exc: Exception, identity: CallerIdentity | None, call_id: str
-    ) -> FailOpenPass | HTTPException:
-        """The guardrail's own bug: fail closed (503), unless the operator accepted the risk
-        (`fail_open_on_internal_error`) or the caller is in audit mode, which never blocks."""
-        log.exception("axonflow guardrail internal error; call_id=%s", call_id)
-        passes = self.settings.fail_open_on_internal_error or (
-            identity is not None and identity.enforcement_mode == "audit"
-        )
-        if not passes:
-            return governance_error(
-                ErrorCode.GUARDRAIL_ERROR,
-                "The governance layer failed on this request; it was not sent.",
-            )
-        failure = AxonFlowFailure(
-            FailureKind.UNAVAILABLE, f"guardrail internal error: {type(exc).__name__}"
-        )
-        try:
-            return self.pre_checks.on_failure(
-                failure, identity=identity or _fallback_identity(self.settings), call_id=call_id
-            )
-        except HTTPException as refusal:  # fail_open: false
-            return refusal
+    def _identify(self, auth: Any, data: dict[str, Any]) -> CallerIdentity:
+        """Who calls and how strictly to govern them; their tokens out of LiteLLM's logs."""
+        identity = resolve_identity(user_api_key_dict=auth, data=data, settings=self.settings)
+        scrub_user_tokens(data)
+        return identity
 
-    # ------------------------------------------------------------------ unhooked routes
+    async def _llm_call(
+        self,
+        identity: CallerIdentity,
+        auth: Any,
+        cache: Any,
+        data: dict[str, Any],
+        call_type: str,
+        call_id: str,
+        hook: GuardrailEventHooks,
+    ) -> Journey:
+        if identity.enforcement_mode == "off":
+            return Recorded.not_run(), None
+        request = read_request(
+            data=data,
+            call_type=call_type,
+            call_id=call_id,
+            route=route_of(auth, data),
+            identity=identity,
+            settings=self.settings,
+        )
+        passed = self.pre_checks.admit(request)
+        if passed is not None:
+            return _failed_open(passed), None
+        granted = await self.approvals.resume(request, cache=cache)
+        checked = await self.pre_checks.check(
+            request, approval_id=granted.approval_id if granted else None
+        )
+        if isinstance(checked, FailOpenPass):
+            await self.approvals.spend(granted, cache=cache, call_id=call_id)
+            return _failed_open(checked), None
+        decision = checked.decision
+        if decision.verdict is Verdict.NEEDS_APPROVAL and granted is None and request.enforcing:
+            granted = await self.approvals.hold_for(request, decision)
+            decision = await self.pre_checks.confirm_approved(
+                request, approval_id=granted.approval_id
+            )
+        rewritten = await self.masking.mask(
+            request, decision, can_rewrite=hook is GuardrailEventHooks.pre_call
+        )
+        await self.approvals.spend(granted, cache=cache, call_id=call_id)
+        state = self.calls.remember(
+            rewritten if rewritten is not None else data,
+            request=request,
+            decision=decision,
+            would_have_blocked=checked.would_have_blocked,
+            approval_id=granted.approval_id if granted else None,
+            redacted=rewritten is not None,
+            keep=self._keeps_call_state,
+        )
+        return Recorded.decided(decision, state), rewritten
+
+    async def _tool_call(
+        self, identity: CallerIdentity, data: dict[str, Any], call_id: str, hook: Any
+    ) -> Journey:
+        """An MCP tool call: checked, audited at once (no post-call hook follows), decided."""
+        if identity.enforcement_mode == "off":
+            return None, None
+        outcome = await self.tool_calls.check(
+            identity=identity,
+            data=data,
+            call_id=call_id,
+            can_rewrite=hook is GuardrailEventHooks.pre_mcp_call,
+        )
+        if isinstance(outcome, FailOpenPass):
+            return _failed_open(outcome), None
+        self.audits.submit_built(
+            lambda: tool_call_audit(
+                call_id=call_id,
+                identity=identity,
+                tool=outcome.tool,
+                server=outcome.server,
+                arguments=outcome.arguments,
+                duration_ms=outcome.duration_ms,
+                success=outcome.succeeded,
+                error_message=outcome.error_message,
+            ),
+            call_id=call_id,
+        )
+        if outcome.refusal is not None:
+            raise outcome.refusal
+        info: dict[str, Any] = {"decision_id": outcome.decision_id, "tool": outcome.tool}
+        if outcome.rewritten is not None:
+            info["input_redacted"] = True
+        status = "success" if outcome.allowed else "guardrail_flagged"
+        return Recorded(status, info), outcome.rewritten
+
+    # ------------------------------------------------------------------ routes without hooks
 
     def governs_unhooked_route(self, body: Mapping[str, Any], auth: Any) -> bool:
-        """Would LiteLLM run this guardrail here, if the route ran guardrails at all?"""
-        data: dict[str, Any] = {
-            "metadata": {
-                "user_api_key_metadata": getattr(auth, "metadata", None) or {},
-                "user_api_key_team_metadata": getattr(auth, "team_metadata", None) or {},
-            }
-        }
-        if isinstance(body.get("guardrails"), list):
-            data["guardrails"] = body["guardrails"]
-        hook = (
-            GuardrailEventHooks.pre_call
-            if "pre_call" in self._modes
-            else GuardrailEventHooks.during_call
-        )
-        return bool(self.should_run_guardrail(data=data, event_type=hook))
+        return should_govern(self, modes=self._modes, body=body, auth=auth)
 
     async def govern_unhooked_route(
         self, *, route: str, path: str, body: Mapping[str, Any], auth: Any
     ) -> None:
-        """Pre-check a request on a route LiteLLM runs no pre-call hook on; raise to refuse.
+        await self.unhooked_routes.govern(route=route, path=path, body=body, auth=auth)
 
-        Nothing can be rewritten or held there, so a request that must be masked or approved
-        is refused; the route gives no answer to audit.
-        """
-        call_id = f"{route}:{CallStateStore.new_request_id()[:16]}"
-        identity: CallerIdentity | None = None
-        try:
-            data = dict(body)
-            identity = resolve_identity(user_api_key_dict=auth, data=data, settings=self.settings)
-            if identity.enforcement_mode == "off":
-                return
-            extracted, _ = self._checked_text(data, "unhooked_route", identity)
-            if self.breakers.pre_check.refuses_outright():
-                self.pre_checks.on_failure(_BREAKER_OPEN, identity=identity, call_id=call_id)
-                return
-            context = self.pre_checks.context_for(
-                identity=identity,
-                model=str(body.get("model") or ""),
-                route=path,
-                call_type=route,
-                litellm_call_id=call_id,
-            )
-            try:
-                decision = await self.pre_checks.decide(
-                    identity=identity, query=extracted.joined(), context=context
-                )
-            except AxonFlowFailure as failure:
-                self.pre_checks.on_failure(failure, identity=identity, call_id=call_id)
-                return
-            enforcing = identity.enforcement_mode == "enforce"
-            if decision.verdict is Verdict.DENY:
-                error = self.pre_checks.refuse(decision, identity=identity, call_id=call_id)
-                if error is not None:
-                    raise error
-            elif decision.verdict is Verdict.NEEDS_APPROVAL and enforcing:
-                raise governance_error(
-                    ErrorCode.APPROVAL_REQUIRED,
-                    f"This request requires human approval, which the {path} route cannot "
-                    "wait for; it was not sent.",
-                    policies=list(decision.policies),
-                    decision_id=decision.decision_id,
-                )
-            elif decision.verdict is Verdict.REDACT and enforcing and self.settings.redact_input:
-                raise governance_error(
-                    ErrorCode.REDACTION_FAILED,
-                    f"The request contains data that governance requires to be masked, and the "
-                    f"{path} route cannot carry masked text; it was not sent.",
-                    policies=list(decision.policies),
-                    decision_id=decision.decision_id,
-                )
-        except HTTPException:
-            raise
-        except RequestNotCheckable as exc:
-            raise _not_checkable(exc, call_id) from None
-        except Exception as exc:
-            outcome = self._internal_error(exc, identity, call_id)
-            if isinstance(outcome, HTTPException):
-                raise outcome from None
-
-    def _checked_text(
-        self, data: dict[str, Any], call_type: str, identity: CallerIdentity
-    ) -> tuple[ExtractedText, bool]:
-        """The request's text as the provider will receive it, or the client's error.
-
-        Returns the text and whether it would have been refused (audit mode records that).
-        """
-        extracted = extract_request_text(data, call_type, max_chars=self.settings.max_check_chars)
-        enforcing = identity.enforcement_mode == "enforce"
-        if extracted.truncated and enforcing:
-            raise governance_error(
-                ErrorCode.REQUEST_TOO_LARGE,
-                f"The request's text ({extracted.total_chars} characters) exceeds what the "
-                f"governance layer checks ({self.settings.max_check_chars}); it was not sent.",
-            )
-        refuse_unverifiable = (
-            bool(extracted.unverifiable) and self.settings.unverifiable_content == "refuse"
-        )
-        if refuse_unverifiable and enforcing:
-            raise governance_error(
-                ErrorCode.UNVERIFIABLE_CONTENT,
-                "The request carries content governance cannot read as text ("
-                + ", ".join(sorted({u.kind for u in extracted.unverifiable}))
-                + "); it was not sent. Send files as text, or ask the operator to allow "
-                "placeholders (unverifiable_content: placeholder).",
-                fields=[show_path(u.path) for u in extracted.unverifiable][:20],
-            )
-        return extracted, refuse_unverifiable
-
-    async def _pre_call(
-        self,
-        identity: CallerIdentity,
-        user_api_key_dict: Any,
-        cache: Any,
-        data: dict[str, Any],
-        call_type: str,
-        call_id: str,
-        started: float,
-        hook: GuardrailEventHooks,
-    ) -> dict[str, Any] | None:
-        if identity.enforcement_mode == "off":
-            self._record(data, "not_run", {"enforcement": "off"}, started, hook)
-            return None
-        # Read before anything else: a request that cannot be checked is refused whatever
-        # AxonFlow's state, so an outage never lets a malformed or smuggling request through.
-        extracted, would_refuse_content = self._checked_text(data, call_type, identity)
-        if self.breakers.pre_check.refuses_outright():
-            # Decided before any AxonFlow work: an outage must cost (almost) nothing per request.
-            passed = self.pre_checks.on_failure(_BREAKER_OPEN, identity=identity, call_id=call_id)
-            self._record(data, "guardrail_failed_to_respond", _pass_info(passed), started, hook)
-            return None
-
-        query = extracted.joined()
-        model = str(data.get("model") or "")
-        route = _route(user_api_key_dict, data)
-        context = self.pre_checks.context_for(
-            identity=identity,
-            model=model,
-            route=route,
-            call_type=call_type,
-            litellm_call_id=call_id,
-        )
-
-        # A re-sent held request: checked now, spent only once it is allowed to go on, so a
-        # transient failure below does not burn the approval.
-        granted: GrantedApproval | None = None
-        presented_id = approval_id_from(data)
-        if presented_id is not None and identity.enforcement_mode == "enforce":
-            granted = await self.approvals.redeem(
-                approval_id=presented_id, identity=identity, prompt=query, cache=cache
-            )
-            context["approval_request_id"] = granted.approval_id
-
-        try:
-            decision = await self.pre_checks.decide(identity=identity, query=query, context=context)
-        except AxonFlowFailure as failure:
-            passed = self.pre_checks.on_failure(failure, identity=identity, call_id=call_id)
-            if granted is not None:
-                await self.approvals.spend(granted, cache=cache, call_id=call_id)
-            self._record(data, "guardrail_failed_to_respond", _pass_info(passed), started, hook)
-            return None
-
-        would_have_blocked = would_refuse_content
-        rewritten: dict[str, Any] | None = None
-        if decision.verdict is Verdict.DENY:
-            error = self.pre_checks.refuse(decision, identity=identity, call_id=call_id)
-            if error is not None:
-                raise error
-            would_have_blocked = True
-        elif decision.verdict is Verdict.NEEDS_APPROVAL and granted is None:
-            if identity.enforcement_mode == "audit":
-                would_have_blocked = True
-            else:
-                granted = await self.approvals.hold(
-                    decision=decision,
-                    identity=identity,
-                    prompt=query,
-                    model=model,
-                    call_id=call_id,
-                    call_type=call_type,
-                    cache=cache,
-                )
-                # Whatever the fresh pre-check answers short of deny (require_approval again
-                # included: this very prompt was approved), the request goes on: no loop.
-                decision = await self._fresh_pre_check(
-                    identity, query, context, granted.approval_id, call_id
-                )
-        if (
-            decision.verdict is Verdict.REDACT
-            and self.settings.redact_input
-            and identity.enforcement_mode == "enforce"  # audit mode never rewrites
-            and hook is GuardrailEventHooks.pre_call
-        ):
-            rewritten = await self.pre_checks.masked_request(
-                data=data, extracted=extracted, identity=identity, decision=decision
-            )
-        if granted is not None:
-            await self.approvals.spend(granted, cache=cache, call_id=call_id)
-        approval_id = granted.approval_id if granted is not None else None
-
-        target = rewritten if rewritten is not None else data
-        state = CallState(
-            request_id=CallStateStore.new_request_id(),
-            litellm_call_id=call_id,
-            call_type=call_type,
-            model=model,
-            route=route,
-            identity=identity,
-            decision=decision,
-            enforcement=identity.enforcement_mode,
-            would_have_blocked=would_have_blocked,
-            approval_id=approval_id,
-            redacted=rewritten is not None,
-        )
-        if self._keeps_call_state:
-            self.calls.put(target, state)
-        self._record(
-            target,
-            "guardrail_flagged" if would_have_blocked else "success",
-            _decision_info(decision, state),
-            started,
-            hook,
-        )
-        return rewritten
-
-    async def _fresh_pre_check(
-        self,
-        identity: CallerIdentity,
-        query: str,
-        context: dict[str, Any],
-        approval_id: str,
-        call_id: str,
-    ) -> PreCheckDecision:
-        """After an approval: a new context to audit against (the first one may have expired)."""
-        context = {**context, "approval_request_id": approval_id}
-        try:
-            decision = await self.pre_checks.decide(identity=identity, query=query, context=context)
-        except AxonFlowFailure as failure:
-            # The reviewer approved this very prompt; only a refusal stops it now.
-            if failure.kind is FailureKind.REJECTED:
-                self.pre_checks.on_failure(failure, identity=identity, call_id=call_id)
-            raise governance_error(
-                ErrorCode.GOVERNANCE_UNAVAILABLE,
-                f"Approved, but governance could not confirm the request ({failure.reason}); "
-                f"re-send it with the approval id.",
-                approval_request_id=approval_id,
-            ) from None
-        if decision.verdict is Verdict.DENY:
-            error = self.pre_checks.refuse(decision, identity=identity, call_id=call_id)
-            if error is not None:
-                raise error
-        return decision
-
-    async def _pre_mcp_call(
-        self,
-        identity: CallerIdentity,
-        data: dict[str, Any],
-        call_id: str,
-        started: float,
-        hook: GuardrailEventHooks,
-    ) -> dict[str, Any] | None:
-        """An MCP tool call: check tool and arguments, audit it, mask the arguments if told to.
-
-        Returns the request with masked arguments (LiteLLM applies `modified_arguments`), or
-        None. Masking applies in pre_mcp_call only (during_mcp_call runs beside the tool).
-        """
-        event = (
-            GuardrailEventHooks.pre_mcp_call
-            if hook is GuardrailEventHooks.pre_call
-            else GuardrailEventHooks.during_mcp_call
-        )
-        if identity.enforcement_mode == "off":
-            return None
-        tool = str(data.get("mcp_tool_name") or data.get("name") or "")
-        server = str(data.get("mcp_server_name") or "mcp")
-        arguments = data.get("mcp_arguments") or data.get("arguments") or {}
-        statement = mcp_statement(tool, arguments)
-        tool_started = time.monotonic()
-        try:
-            result = await self.client.check_tool_input(
-                server_name=server,
-                tool_name=tool,
-                statement=statement,
-                user_token=identity.user_token,
-                user_id=identity.user_id,
-            )
-        except AxonFlowFailure as failure:
-            passed = self.pre_checks.on_failure(failure, identity=identity, call_id=call_id)
-            self._record(data, "guardrail_failed_to_respond", _pass_info(passed), started, event)
-            return None
-        rewritten: dict[str, Any] | None = None
-        refusal: HTTPException | None = None
-        if not result.allowed:
-            if identity.enforcement_mode == "enforce":
-                refusal = governance_error(
-                    ErrorCode.POLICY_DENIED,
-                    result.block_reason or "Tool call blocked by governance policy",
-                    decision_id=result.decision_id,
-                    tool=tool,
-                )
-        elif (
-            result.masked_text is not None
-            and self.settings.redact_input
-            and identity.enforcement_mode == "enforce"
-            and event is GuardrailEventHooks.pre_mcp_call
-        ):
-            try:
-                if "mcp_arguments" not in data:
-                    raise ValueError("the request carries no mcp_arguments to rewrite")
-                extracted = extract_request_text(
-                    data, "call_mcp_tool", max_chars=self.settings.max_check_chars
-                )
-                rewritten = write_back_mcp_statement(data, extracted, tool, result.masked_text)
-            except ValueError as exc:
-                log.error("axonflow tool-argument redaction failed closed: %s", exc)
-                refusal = governance_error(
-                    ErrorCode.REDACTION_FAILED,
-                    "The tool call contains data that governance requires to be masked, and "
-                    f"masking could not be applied ({exc}); the tool was not called.",
-                    decision_id=result.decision_id,
-                    tool=tool,
-                )
-        self.audits.submit(
-            ToolCallAudit(
-                call_id=call_id,
-                request=AuditToolCallRequest(
-                    tool_name=tool or "unknown",
-                    caller_name="litellm-proxy",
-                    tool_type="mcp",
-                    input={
-                        "server": server,
-                        "arguments": (rewritten or {}).get("mcp_arguments", arguments),
-                    },
-                    user_id=identity.user_id,
-                    duration_ms=int((time.monotonic() - tool_started) * 1000),
-                    policies_applied=None,
-                    success=result.allowed and refusal is None,
-                    error_message=_detail(refusal).get("error")
-                    if refusal is not None
-                    else (None if result.allowed else result.block_reason),
-                ),
-            )
-        )
-        if refusal is not None:
-            raise refusal
-        info: dict[str, Any] = {"decision_id": result.decision_id, "tool": tool}
-        if rewritten is not None:
-            info["input_redacted"] = True
-        target = rewritten if rewritten is not None else data
-        self._record(
-            target, "success" if result.allowed else "guardrail_flagged", info, started, event
-        )
-        return rewritten
-
-    # ------------------------------------------------------------------ post-call
+    # ------------------------------------------------------------------ after the model
 
     async def async_post_call_success_hook(
         self, data: dict[str, Any], user_api_key_dict: Any, response: Any
@@ -659,27 +307,12 @@ class AxonFlowGuardrail(CustomGuardrail):
             return response
         outcome = "success"
         try:
-            if self.settings.check_output and state.enforcement != "off":
-                verdict = await self.outputs.check(extract_response_text(response), state=state)
-                if verdict.masked_text is not None and not replace_response_text(
-                    response, verdict.masked_text
-                ):
-                    raise governance_error(
-                        ErrorCode.REDACTION_FAILED,
-                        "The response must be masked and its format cannot carry the masked "
-                        "text; it was withheld.",
-                        decision_id=verdict.decision_id,
-                    )
+            if self.outputs.enabled and state.enforcement != "off":
+                verdict = await self.outputs.check_response(response, call=_output_call(state))
+                state.would_have_blocked = state.would_have_blocked or verdict.would_have_blocked
         except HTTPException:
             outcome = "blocked"
             raise
-        except Exception:
-            log.exception("axonflow output check failed; call_id=%s", state.litellm_call_id)
-            if not self.settings.fail_open:
-                outcome = "blocked"
-                raise governance_error(
-                    ErrorCode.GOVERNANCE_UNAVAILABLE, "The response could not be checked."
-                ) from None
         finally:
             summary = WITHHELD_SUMMARY if outcome == "blocked" else None
             self._audit(state, response=response, outcome=outcome, summary=summary)
@@ -693,39 +326,39 @@ class AxonFlowGuardrail(CustomGuardrail):
             async for chunk in response:
                 yield chunk
             return
+        call = _output_call(state)
 
         async def check(text: str) -> str | None:
-            return (await self.outputs.check(text, state=state)).masked_text
+            verdict = await self.outputs.check(text, call=call)
+            state.would_have_blocked = state.would_have_blocked or verdict.would_have_blocked
+            return verdict.masked_text
 
         def done(chunks: list[Any], outcome: str) -> None:
-            estimated = None
-            if chunks and not any(response_usage(chunks)):  # e.g. /v1/completions streams
-                estimated = estimate_usage(
-                    state.model,
-                    _prompt_text(request_data, state.call_type),
-                    extract_response_text(chunks),
-                )
-            self._audit(
-                state,
-                response=chunks,
-                outcome=outcome,
-                summary=WITHHELD_SUMMARY if outcome == "blocked" else None,
-                estimated_usage=estimated,
+            name = str(self.guardrail_name)
+            self.audits.submit_built(
+                lambda: stream_audit(
+                    state,
+                    guardrail_name=name,
+                    chunks=chunks,
+                    outcome=outcome,
+                    request_data=request_data,
+                ),
+                call_id=state.litellm_call_id,
             )
 
-        hold = self.settings.check_output and state.enforcement != "off"
-        relayed = False
-        try:
-            async for chunk in govern_stream(response, hold=hold, check=check, on_done=done):
-                relayed = True
-                yield chunk
-        except HTTPException as exc:
-            if hold and not relayed and state.call_type in _ANTHROPIC_CALL_TYPES:
-                # /v1/messages: the same Anthropic error a non-streaming refusal gets.
-                raise anthropic_stream_refusal(
-                    exc, guardrail_name=self.guardrail_name, mode=self.event_hook
-                ) from None
-            raise
+        def refusal(exc: HTTPException) -> Exception:
+            # /v1/messages: the same Anthropic error a non-streaming refusal gets.
+            if state.call_type not in _ANTHROPIC_CALL_TYPES:
+                return exc
+            return anthropic_stream_refusal(
+                exc, guardrail_name=self.guardrail_name, mode=self.event_hook
+            )
+
+        hold = self.outputs.enabled and state.enforcement != "off"
+        async for chunk in govern_stream(
+            response, hold=hold, check=check, on_done=done, refusal=refusal
+        ):
+            yield chunk
 
     async def async_post_call_failure_hook(
         self,
@@ -747,162 +380,35 @@ class AxonFlowGuardrail(CustomGuardrail):
             )
         return None
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ audits
 
     def _audit(
-        self,
-        state: CallState,
-        *,
-        response: Any,
-        outcome: str,
-        summary: str | None = None,
-        estimated_usage: tuple[int, int, int] | None = None,
+        self, state: CallState, *, response: Any, outcome: str, summary: str | None = None
     ) -> None:
-        """Queue the call's audit record. Never raises, never waits."""
-        try:
-            text = summary if summary is not None else extract_response_text(response)
-            usage = response_usage(response) if response is not None else (0, 0, 0)
-            if estimated_usage is not None:
-                usage = estimated_usage
-            latency_ms = int((time.monotonic() - state.checked_at) * 1000)
-            metadata: dict[str, Any] = {
-                "outcome": outcome,
-                "call_type": state.call_type,
-                "route": state.route,
-                "enforcement": state.enforcement,
-                "guardrail": self.guardrail_name,
-                "user_token_source": state.identity.user_token_source,
-            }
-            if state.would_have_blocked:
-                metadata["would_have_blocked"] = True
-            if state.approval_id:
-                metadata["approval_request_id"] = state.approval_id
-            if state.redacted:
-                metadata["input_redacted"] = True
-            if estimated_usage is not None:
-                metadata["usage_estimated"] = True
-            self.audits.submit(
-                LLMCallAudit(
-                    call_id=state.litellm_call_id or state.request_id,
-                    context_id=state.decision.context_id,
-                    provider=_provider_of(response, state.model),
-                    model=_model_of(response, state.model),
-                    usage=usage,
-                    latency_ms=latency_ms,
-                    response_summary=text[:_SUMMARY_CHARS],
-                    metadata={**metadata, "axonflow_request_id": state.request_id},
-                )
-            )
-        except Exception:
-            log.exception("axonflow audit could not be queued; call_id=%s", state.litellm_call_id)
-
-    def _record(
-        self,
-        data: dict[str, Any],
-        status: Any,
-        info: Mapping[str, Any],
-        started: float,
-        hook: GuardrailEventHooks,
-    ) -> None:
-        """Record the decision as LiteLLM guardrail information (logs, spend logs, callbacks)."""
-        try:
-            ended = time.time()
-            self.add_standard_logging_guardrail_information_to_request_data(
-                guardrail_json_response=dict(info),
-                request_data=data,
-                guardrail_status=status,
-                start_time=started,
-                end_time=ended,
-                duration=ended - started,
-                guardrail_provider=PROVIDER,
-                event_type=hook,
-            )
-        except Exception:
-            log.debug("axonflow: could not record guardrail information", exc_info=True)
+        name = str(self.guardrail_name)
+        self.audits.submit_built(
+            lambda: llm_call_audit(
+                state, guardrail_name=name, response=response, outcome=outcome, summary=summary
+            ),
+            call_id=state.litellm_call_id,
+        )
 
 
-def _not_checkable(exc: RequestNotCheckable, call_id: str) -> HTTPException:
-    """A request that cannot be checked as it is: the client's error, whatever `fail_open`."""
-    log.info("axonflow refused a request it cannot check: %s; call_id=%s", exc.reason, call_id)
-    return governance_error(
-        ErrorCode(exc.code),
-        f"The request cannot be checked by governance as it is ({exc.reason}); it was not sent.",
-        field=show_path(exc.path) or None,
+def _failed_open(passed: FailOpenPass) -> Recorded:
+    return Recorded.failed_open(reason=passed.reason, breaker_open=passed.breaker_open)
+
+
+def _tool_hook(hook: GuardrailEventHooks) -> GuardrailEventHooks:
+    """LiteLLM calls the pre-call hooks for MCP tool calls; record them under the MCP mode."""
+    if hook is GuardrailEventHooks.pre_call:
+        return GuardrailEventHooks.pre_mcp_call
+    return GuardrailEventHooks.during_mcp_call
+
+
+def _output_call(state: CallState) -> OutputCall:
+    return OutputCall(
+        identity=state.identity,
+        enforcement=state.enforcement,
+        call_id=state.litellm_call_id,
+        context_id=state.decision.context_id,
     )
-
-
-def _prompt_text(data: Mapping[str, Any], call_type: str) -> str:
-    """The request's text for a usage estimate (it was checked before; never raises here)."""
-    try:
-        return extract_request_text(data, call_type, max_chars=0).joined()
-    except RequestNotCheckable:
-        return ""
-
-
-def _detail(exc: HTTPException) -> dict[str, Any]:
-    detail = exc.detail if isinstance(exc.detail, dict) else {"error": str(exc.detail)}
-    return {**detail, "http_status": exc.status_code}
-
-
-def _pass_info(passed: FailOpenPass) -> dict[str, Any]:
-    return {
-        "fail_open": True,
-        "warning": f"request passed WITHOUT a governance decision: {passed.reason}",
-        "breaker_open": passed.breaker_open,
-    }
-
-
-def _decision_info(decision: PreCheckDecision, state: CallState) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "verdict": decision.verdict.value,
-        "policies": list(decision.policies),
-        "decision_id": decision.decision_id,
-        "context_id": decision.context_id,
-        "enforcement": state.enforcement,
-    }
-    if state.would_have_blocked:
-        info["would_have_blocked"] = True
-    if state.redacted:
-        info["input_redacted"] = True
-    if state.approval_id:
-        info["approval_request_id"] = state.approval_id
-    return info
-
-
-def _fallback_identity(settings: GuardrailSettings) -> CallerIdentity:
-    return CallerIdentity(
-        user_token=settings.default_user_token,
-        user_token_source="default",
-        enforcement_mode=settings.enforcement_mode,
-        enforcement_source="guardrail",
-    )
-
-
-def _route(user_api_key_dict: Any, data: Mapping[str, Any]) -> str | None:
-    route = getattr(user_api_key_dict, "request_route", None)
-    if isinstance(route, str) and route:
-        return route
-    psr = data.get("proxy_server_request")
-    url = psr.get("url") if isinstance(psr, Mapping) else None
-    if isinstance(url, str) and "://" in url:
-        return "/" + url.split("://", 1)[1].split("/", 1)[-1].split("?", 1)[0]
-    return None
-
-
-def _hidden(response: Any) -> Mapping[str, Any]:
-    hidden = getattr(response, "_hidden_params", None)
-    return hidden if isinstance(hidden, Mapping) else {}
-
-
-def _provider_of(response: Any, model: str) -> str:
-    provider = _hidden(response).get("custom_llm_provider")
-    if isinstance(provider, str) and provider:
-        return provider
-    return model.split("/", 1)[0] if "/" in model else "litellm"
-
-
-def _model_of(response: Any, model: str) -> str:
-    value = getattr(response, "model", None)
-    if isinstance(response, Mapping):
-        value = response.get("model")
-    return value if isinstance(value, str) and value else (model or "unknown")

@@ -40,7 +40,7 @@ __all__ = ["CATEGORIES", "attribute", "main"]
 #: before LiteLLM as a whole.
 CATEGORIES: tuple[tuple[str, str], ...] = (
     ("guardrail: audit sink (SDK call, background)", "AuditSink._"),
-    ("guardrail: LiteLLM guardrail logging (_record)", "AxonFlowGuardrail._record"),
+    ("guardrail: LiteLLM guardrail logging (record)", "GuardrailRecorder.record"),
     ("guardrail: failure path (fail-open)", "PreCheckGate.on_failure"),
     ("guardrail: pre-check (SDK call)", "AxonFlowClient._call"),
     ("guardrail: post-call hook", "AxonFlowGuardrail.async_post_call"),

@@ -13,8 +13,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from axonflow_guardrail._request_text import NON_TEXT_PARAMS
-from axonflow_guardrail._text_walk import NON_TEXT_KEYS, is_credential_key
+from axonflow_guardrail.request._text import NON_TEXT_PARAMS
+from axonflow_guardrail.request._walker import NON_TEXT_KEYS, is_credential_key
 
 __all__ = [
     "BODIES",

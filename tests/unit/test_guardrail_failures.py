@@ -18,7 +18,7 @@ from fastapi import HTTPException
 from litellm.proxy._types import UserAPIKeyAuth
 
 from axonflow_guardrail import AxonFlowGuardrail
-from axonflow_guardrail import _guardrail as hook_module
+from axonflow_guardrail.gates import _admission as admission_module
 
 
 def guardrail(**settings: Any) -> AxonFlowGuardrail:
@@ -46,7 +46,7 @@ def _a_bug_in_the_extractor(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("injected bug")
 
-    monkeypatch.setattr(hook_module, "extract_request_text", broken)
+    monkeypatch.setattr(admission_module, "extract_request_text", broken)
 
 
 @pytest.mark.parametrize("fail_open", [True, False])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from axonflow_guardrail import ConfigurationError, GuardrailSettings
+from axonflow_guardrail._settings import ConfigurationError, GuardrailSettings
 
 BASE = {"endpoint": "http://127.0.0.1:8080", "client_id": "app"}
 

@@ -1,0 +1,141 @@
+"""What the pre-call hook learned about a request, kept until the call is audited.
+
+Why not in the request body: clients control the body (and LiteLLM's `x-litellm-call-id`
+header), so a state a client could name or collide with could suppress or misdirect an
+audit. The pre-call hook stamps a random, server-made id into the request's metadata and
+keeps the state here under it; the first post-call hook to `take()` it audits, so a call is
+audited exactly once even when LiteLLM runs post-call hooks twice.
+
+Bounded: a call whose post-call hooks never fire (the client vanished before the model
+answered) is forgotten after `max_age_seconds`, or when more than `max_entries` are open.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from litellm.litellm_core_utils.core_helpers import get_or_create_metadata_bucket
+
+from axonflow_guardrail.axonflow._client import PreCheckDecision
+from axonflow_guardrail.request._governed import GovernedRequest
+from axonflow_guardrail.request._identity import CallerIdentity
+
+__all__ = ["CallState", "CallStateStore"]
+
+REQUEST_ID_KEY = "axonflow_request_id"
+
+
+@dataclass(slots=True, kw_only=True)
+class CallState:
+    request_id: str
+    litellm_call_id: str
+    call_type: str
+    model: str
+    route: str | None
+    identity: CallerIdentity
+    decision: PreCheckDecision
+    enforcement: str
+    would_have_blocked: bool = False
+    approval_id: str | None = None
+    redacted: bool = False
+    checked_at: float = field(default_factory=time.monotonic)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class CallStateStore:
+    def __init__(
+        self,
+        *,
+        max_entries: int = 100_000,
+        max_age_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+        key: str = REQUEST_ID_KEY,
+    ) -> None:
+        # Each guardrail instance stamps its own key: several AxonFlow guardrails can govern
+        # one request (default_on plus a per-model one), and each must find its own state.
+        self._key = key
+        self._states: OrderedDict[str, tuple[float, CallState]] = OrderedDict()
+        self._max_entries = max_entries
+        self._max_age = max_age_seconds
+        self._clock = clock
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    @staticmethod
+    def new_request_id() -> str:
+        return secrets.token_hex(16)  # 128 random bits, as uuid4 but without the object
+
+    def remember(
+        self,
+        data: MutableMapping[str, Any],
+        *,
+        request: GovernedRequest,
+        decision: PreCheckDecision,
+        would_have_blocked: bool,
+        approval_id: str | None,
+        redacted: bool,
+        keep: bool,
+    ) -> CallState:
+        """The call's state; kept under a fresh id stamped into `data` when `keep` (only when a
+        post-call hook will take it: nothing else would ever remove it)."""
+        state = CallState(
+            request_id=self.new_request_id(),
+            litellm_call_id=request.call_id,
+            call_type=request.call_type,
+            model=request.model,
+            route=request.route,
+            identity=request.identity,
+            decision=decision,
+            enforcement=request.identity.enforcement_mode,
+            would_have_blocked=would_have_blocked,
+            approval_id=approval_id,
+            redacted=redacted,
+        )
+        if keep:
+            self.put(data, state)
+        return state
+
+    def put(self, data: MutableMapping[str, Any], state: CallState) -> None:
+        """Keep `state` and stamp its id into the request's metadata (overwriting any forgery)."""
+        _, bucket = get_or_create_metadata_bucket(data)  # type: ignore[arg-type]
+        bucket[self._key] = state.request_id
+        now = self._clock()
+        self._states[state.request_id] = (now, state)
+        self._evict(now)
+
+    def take(self, data: Any) -> CallState | None:
+        """The state for this request, removed so no other hook can audit it again."""
+        request_id = self.request_id_of(data)
+        if request_id is None:
+            return None
+        entry = self._states.pop(request_id, None)
+        return entry[1] if entry else None
+
+    def peek(self, data: Any) -> CallState | None:
+        request_id = self.request_id_of(data)
+        entry = self._states.get(request_id) if request_id else None
+        return entry[1] if entry else None
+
+    def request_id_of(self, data: Any) -> str | None:
+        if not isinstance(data, MutableMapping):
+            return None
+        for bucket_name in ("metadata", "litellm_metadata"):
+            bucket = data.get(bucket_name)
+            if isinstance(bucket, MutableMapping):
+                value = bucket.get(self._key)
+                if isinstance(value, str):
+                    return value
+        return None
+
+    def _evict(self, now: float) -> None:
+        while self._states:
+            oldest_id, (created, _) = next(iter(self._states.items()))
+            if len(self._states) <= self._max_entries and now - created <= self._max_age:
+                break
+            self._states.pop(oldest_id)

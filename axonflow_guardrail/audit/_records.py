@@ -1,0 +1,180 @@
+"""The audit records of a call, built from what the pre-check remembered and the answer.
+
+One `LLMCallAudit` per LLM call (success, blocked answer, failed model call, stream), one
+`ToolCallAudit` per MCP tool call. A record never holds a withheld answer (the summary says
+`[response withheld by governance]`), never a secret, and carries the ids that trace it: the
+LiteLLM call id and the guardrail's own request id.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from axonflow.types import AuditToolCallRequest
+
+from axonflow_guardrail.audit._call_state import CallState
+from axonflow_guardrail.request._extracted import RequestNotCheckable
+from axonflow_guardrail.request._identity import CallerIdentity
+from axonflow_guardrail.request._text import extract_request_text
+from axonflow_guardrail.response._text import extract_response_text, response_usage
+from axonflow_guardrail.response._usage import estimate_usage
+
+__all__ = [
+    "WITHHELD_SUMMARY",
+    "AuditRecord",
+    "LLMCallAudit",
+    "ToolCallAudit",
+    "llm_call_audit",
+    "stream_audit",
+    "tool_call_audit",
+]
+
+#: The audit summary of a response the client never received (it may hold what was blocked).
+WITHHELD_SUMMARY = "[response withheld by governance]"
+_SUMMARY_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LLMCallAudit:
+    call_id: str
+    context_id: str
+    provider: str
+    model: str
+    usage: tuple[int, int, int]
+    latency_ms: int
+    response_summary: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallAudit:
+    call_id: str
+    request: AuditToolCallRequest
+
+
+AuditRecord = LLMCallAudit | ToolCallAudit
+
+
+def llm_call_audit(
+    state: CallState,
+    *,
+    guardrail_name: str,
+    response: Any,
+    outcome: str,
+    summary: str | None = None,
+    estimated_usage: tuple[int, int, int] | None = None,
+) -> LLMCallAudit:
+    """The record of one LLM call; `summary` replaces the response's text (withheld, failed)."""
+    text = summary if summary is not None else extract_response_text(response)
+    usage = response_usage(response) if response is not None else (0, 0, 0)
+    if estimated_usage is not None:
+        usage = estimated_usage
+    metadata: dict[str, Any] = {
+        "outcome": outcome,
+        "call_type": state.call_type,
+        "route": state.route,
+        "enforcement": state.enforcement,
+        "guardrail": guardrail_name,
+        "user_token_source": state.identity.user_token_source,
+        "axonflow_request_id": state.request_id,
+    }
+    if state.would_have_blocked:
+        metadata["would_have_blocked"] = True
+    if state.approval_id:
+        metadata["approval_request_id"] = state.approval_id
+    if state.redacted:
+        metadata["input_redacted"] = True
+    if estimated_usage is not None:
+        metadata["usage_estimated"] = True
+    return LLMCallAudit(
+        call_id=state.litellm_call_id or state.request_id,
+        context_id=state.decision.context_id,
+        provider=_provider_of(response, state.model),
+        model=_model_of(response, state.model),
+        usage=usage,
+        latency_ms=int((time.monotonic() - state.checked_at) * 1000),
+        response_summary=text[:_SUMMARY_CHARS],
+        metadata=metadata,
+    )
+
+
+def stream_audit(
+    state: CallState,
+    *,
+    guardrail_name: str,
+    chunks: list[Any],
+    outcome: str,
+    request_data: Mapping[str, Any],
+) -> LLMCallAudit:
+    """The record of a stream: what was relayed, with usage estimated when it reported none."""
+    estimated = None
+    if chunks and not any(response_usage(chunks)):  # e.g. /v1/completions streams
+        estimated = estimate_usage(
+            state.model, _prompt_text(request_data, state.call_type), extract_response_text(chunks)
+        )
+    return llm_call_audit(
+        state,
+        guardrail_name=guardrail_name,
+        response=chunks,
+        outcome=outcome,
+        summary=WITHHELD_SUMMARY if outcome == "blocked" else None,
+        estimated_usage=estimated,
+    )
+
+
+def _prompt_text(data: Mapping[str, Any], call_type: str) -> str:
+    """The request's text for a usage estimate (it was checked before; never raises here)."""
+    try:
+        return extract_request_text(data, call_type, max_chars=0).joined()
+    except RequestNotCheckable:
+        return ""
+
+
+def tool_call_audit(
+    *,
+    call_id: str,
+    identity: CallerIdentity,
+    tool: str,
+    server: str,
+    arguments: Any,
+    duration_ms: int,
+    success: bool,
+    error_message: str | None,
+) -> ToolCallAudit:
+    """The record of one MCP tool call, with the arguments as the tool received them."""
+    return ToolCallAudit(
+        call_id=call_id,
+        request=AuditToolCallRequest(
+            tool_name=tool or "unknown",
+            caller_name="litellm-proxy",
+            tool_type="mcp",
+            input={"server": server, "arguments": arguments},
+            user_id=identity.user_id,
+            duration_ms=duration_ms,
+            policies_applied=None,
+            success=success,
+            error_message=error_message,
+        ),
+    )
+
+
+def _hidden(response: Any) -> Mapping[str, Any]:
+    hidden = getattr(response, "_hidden_params", None)
+    return hidden if isinstance(hidden, Mapping) else {}
+
+
+def _provider_of(response: Any, model: str) -> str:
+    provider = _hidden(response).get("custom_llm_provider")
+    if isinstance(provider, str) and provider:
+        return provider
+    return model.split("/", 1)[0] if "/" in model else "litellm"
+
+
+def _model_of(response: Any, model: str) -> str:
+    value = getattr(response, "model", None)
+    if isinstance(response, Mapping):
+        value = response.get("model")
+    return value if isinstance(value, str) and value else (model or "unknown")

@@ -1,0 +1,327 @@
+"""Every call to AxonFlow, through the official `axonflow` SDK: a few governed calls, each
+bounded by one deadline, behind its function's breaker, its failures classified in one place
+(`_failures.classify_failure`): every method here raises `AxonFlowFailure` only.
+
+Speed: one SDK client per worker process and event loop, created lazily in the loop that
+uses it (httpx pools are bound to a loop), kept alive, SDK retries off (they turn a 5 s
+timeout into ~15 s), each call bounded by our own deadline, and its HTTP client replaced by
+a lean one on aiohttp (`_http_client`: the same calls at a fraction of the CPU).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import axonflow
+from axonflow.hitl import HITLApprovalRequest, HITLCreateInput
+from axonflow.pep_handshake import PEPCapability, PEPHandshake
+from axonflow.types import AuditToolCallRequest, RetryConfig, TokenUsage
+
+from axonflow_guardrail.axonflow._breakers import BreakerGate, Breakers
+from axonflow_guardrail.axonflow._failures import AxonFlowFailure, FailureKind, classify_failure
+from axonflow_guardrail.axonflow._http_client import install_lean_http_client
+
+__all__ = [
+    "AxonFlowClient",
+    "MaskResult",
+    "OutputDecision",
+    "PreCheckDecision",
+    "Verdict",
+]
+
+T = TypeVar("T")
+
+
+class Verdict(enum.Enum):
+    ALLOW = "allow"
+    REDACT = "redact"
+    DENY = "deny"
+    NEEDS_APPROVAL = "needs_approval"
+
+
+@dataclass(frozen=True, slots=True)
+class PreCheckDecision:
+    verdict: Verdict
+    context_id: str
+    decision_id: str | None
+    policies: tuple[str, ...]
+    block_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MaskResult:
+    allowed: bool
+    masked_text: str | None
+    block_reason: str | None
+    decision_id: str | None
+    redaction_evaluated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutputDecision:
+    allowed: bool
+    masked_text: str | None
+    block_reason: str | None
+    decision_id: str | None
+
+
+def _verdict_of(result: Any) -> Verdict:
+    policies = result.policies or []
+    if not result.approved:
+        if (
+            result.verdict == "needs_approval"
+            or result.block_reason == "require_approval"
+            or "hitl_enterprise" in policies
+        ):
+            return Verdict.NEEDS_APPROVAL
+        return Verdict.DENY
+    return Verdict.REDACT if result.requires_redaction else Verdict.ALLOW
+
+
+def _pep_handshake(*, declares_redaction: bool) -> PEPHandshake | None:
+    """Only when the operator names an audience; never an empty header."""
+    audience = os.environ.get("AXONFLOW_PEP_AUDIENCE", "").strip()
+    if not audience:
+        return None
+    capabilities = [PEPCapability("field_redact", 1)] if declares_redaction else []
+    return PEPHandshake(
+        pep_id=os.environ.get("AXONFLOW_PEP_ID", "litellm-proxy").strip() or "litellm-proxy",
+        audience=audience,
+        capabilities=capabilities,
+    )
+
+
+class AxonFlowClient:
+    """The guardrail's view of AxonFlow: a few governed calls, each bounded and classified."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        client_id: str,
+        client_secret: str,
+        tenant_id: str | None,
+        call_timeout_seconds: float,
+        breakers: Breakers,
+        declares_redaction: bool,
+    ) -> None:
+        self._endpoint = endpoint
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._tenant_id = tenant_id
+        self._timeout = call_timeout_seconds
+        self.breakers = breakers
+        self._pep = _pep_handshake(declares_redaction=declares_redaction)
+        self._sdk: axonflow.AxonFlow | None = None
+        self._sdk_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def client_id(self) -> str:
+        return self._client_id
+
+    def sdk(self) -> axonflow.AxonFlow:
+        """The SDK client of the running loop, created on first use."""
+        loop = asyncio.get_running_loop()
+        if self._sdk is None or self._sdk_loop is not loop:
+            axonflow.register_adapter("litellm")
+            self._sdk = axonflow.AxonFlow(
+                endpoint=self._endpoint,
+                client_id=self._client_id,
+                client_secret=self._client_secret or None,
+                timeout=self._timeout,
+                retry_config=RetryConfig(enabled=False),
+                cache_enabled=False,
+                pep_handshake=self._pep,
+            )
+            install_lean_http_client(self._sdk)
+            self._sdk_loop = loop
+        return self._sdk
+
+    async def close(self) -> None:
+        sdk, self._sdk, self._sdk_loop = self._sdk, None, None
+        if sdk is not None:
+            await sdk.close()
+
+    async def _call(
+        self,
+        call: Callable[[axonflow.AxonFlow], Awaitable[T]],
+        *,
+        gate: BreakerGate | None,
+        timeout: float | None = None,
+    ) -> T:
+        """One SDK call, behind `gate`'s breaker, bounded by one deadline, failures classified.
+
+        The deadline covers the wait for a half-open probe's outcome as well as the call itself.
+        """
+        permit = None
+        try:
+            async with asyncio.timeout(timeout or self._timeout):
+                if gate is not None:
+                    permit = await gate.acquire()
+                    if permit is None:
+                        raise AxonFlowFailure(
+                            FailureKind.UNAVAILABLE,
+                            f"circuit breaker open ({gate.name})",
+                            breaker_open=True,
+                        )
+                result = await call(self.sdk())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failure = classify_failure(exc)
+            if permit is not None:
+                if failure.kind is FailureKind.UNAVAILABLE:
+                    permit.failure()
+                else:
+                    permit.success()
+            raise failure from exc
+        else:
+            if permit is not None:
+                permit.success()
+            return result
+        finally:
+            if permit is not None and gate is not None:
+                permit.release()  # no-op once settled; frees the probe slot on cancellation
+                gate.settled(permit)
+
+    async def pre_check(
+        self, *, user_token: str, query: str, context: Mapping[str, Any]
+    ) -> PreCheckDecision:
+        result = await self._call(
+            lambda sdk: sdk.pre_check(user_token=user_token, query=query, context=dict(context)),
+            gate=self.breakers.pre_check,
+        )
+        return PreCheckDecision(
+            verdict=_verdict_of(result),
+            context_id=result.context_id,
+            decision_id=result.decision_id,
+            policies=tuple(result.policies or ()),
+            block_reason=result.block_reason,
+        )
+
+    async def mask_input(self, *, text: str, user_token: str, user_id: str | None) -> MaskResult:
+        """Engine-masked text for a prompt the pre-check flagged for redaction."""
+        return await self._check_input(
+            "litellm", text, user_token=user_token, user_id=user_id, content_type="text/plain"
+        )
+
+    async def check_tool_input(
+        self,
+        *,
+        server_name: str,
+        tool_name: str,
+        statement: str,
+        user_token: str,
+        user_id: str | None,
+    ) -> MaskResult:
+        """An MCP tool call, checked with the server's name as the connector type."""
+        return await self._check_input(
+            server_name or "mcp",
+            statement,
+            user_token=user_token,
+            user_id=user_id,
+            tool=tool_name or None,
+        )
+
+    async def _check_input(
+        self,
+        connector_type: str,
+        statement: str,
+        *,
+        user_token: str,
+        user_id: str | None,
+        content_type: str | None = None,
+        tool: str | None = None,
+    ) -> MaskResult:
+        result = await self._call(
+            lambda sdk: sdk.mcp_check_input(
+                connector_type,
+                statement,
+                tool=tool,
+                content_type=content_type,
+                client_id=self._client_id,
+                tenant_id=self._tenant_id,
+                user_id=user_id,
+                user_token=user_token,
+            ),
+            gate=self.breakers.check_input,
+        )
+        return MaskResult(
+            allowed=result.allowed,
+            masked_text=result.redacted_statement if result.redacted else None,
+            block_reason=result.block_reason,
+            decision_id=result.decision_id,
+            redaction_evaluated=result.redaction_evaluated,
+        )
+
+    async def check_output(
+        self, *, text: str, user_token: str, user_id: str | None
+    ) -> OutputDecision:
+        result = await self._call(
+            lambda sdk: sdk.mcp_check_output(
+                "litellm",
+                message=text,
+                client_id=self._client_id,
+                tenant_id=self._tenant_id,
+                user_id=user_id,
+                user_token=user_token,
+            ),
+            gate=self.breakers.check_output,
+        )
+        masked = result.redacted_message
+        if masked is None and isinstance(result.redacted_data, str):
+            masked = result.redacted_data
+        return OutputDecision(
+            allowed=result.allowed,
+            masked_text=masked,
+            block_reason=result.block_reason,
+            decision_id=result.decision_id,
+        )
+
+    async def audit_llm_call(
+        self,
+        *,
+        context_id: str,
+        response_summary: str,
+        provider: str,
+        model: str,
+        usage: tuple[int, int, int],
+        latency_ms: int,
+        metadata: Mapping[str, Any],
+        timeout: float,
+    ) -> str:
+        prompt, completion, total = usage
+        result = await self._call(
+            lambda sdk: sdk.audit_llm_call(
+                context_id=context_id,
+                response_summary=response_summary,
+                provider=provider,
+                model=model,
+                token_usage=TokenUsage(
+                    prompt_tokens=prompt, completion_tokens=completion, total_tokens=total
+                ),
+                latency_ms=latency_ms,
+                metadata=dict(metadata),
+            ),
+            gate=None,
+            timeout=timeout,
+        )
+        return result.audit_id
+
+    async def audit_tool_call(self, *, request: AuditToolCallRequest, timeout: float) -> str:
+        result = await self._call(
+            lambda sdk: sdk.audit_tool_call(request), gate=None, timeout=timeout
+        )
+        return result.audit_id
+
+    async def create_approval(self, *, request: HITLCreateInput) -> HITLApprovalRequest:
+        # Approval traffic is counted apart from the breaker (see _approval_gate).
+        return await self._call(lambda sdk: sdk.create_hitl_request(request), gate=None)
+
+    async def get_approval(self, *, approval_id: str) -> HITLApprovalRequest:
+        return await self._call(lambda sdk: sdk.get_hitl_request(approval_id), gate=None)

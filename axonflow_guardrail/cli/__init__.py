@@ -1,0 +1,36 @@
+"""The `axonflow-guardrail` command line.
+
+Each subcommand lives in its own module (`_dev_agent`, ...), which registers its parser and a
+handler returning the exit code. Subcommands import their implementation lazily: the dev agent
+must start in well under two seconds, so it never pays for importing litellm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from axonflow_guardrail.cli._dev_agent import add_dev_agent
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return handler(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="axonflow-guardrail",
+        description="AxonFlow governance for the LiteLLM Proxy: tools.",
+    )
+    subcommands = parser.add_subparsers(title="subcommands", metavar="COMMAND")
+    add_dev_agent(subcommands)
+    return parser
