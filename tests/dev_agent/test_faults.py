@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 
 import httpx
@@ -113,6 +115,12 @@ async def test_delay_becomes_a_timeout(agent: DevAgent, make_sdk) -> None:
     agent.set_fault(PRE_CHECK, delay_s=1.0, times=1)
     with pytest.raises(AxonFlowTimeoutError):
         await client.pre_check(user_token="u", query="hi")
+    # The agent still finishes the abandoned request; wait for it, or it would land in the
+    # statistics of a later test (the agent process is shared, reset between tests).
+    deadline = time.monotonic() + 10
+    while not agent.stats()["routes"].get(f"POST {PRE_CHECK}", {}).get("count"):
+        assert time.monotonic() < deadline, "the delayed request never completed"
+        await asyncio.sleep(0.02)
 
 
 async def test_delay_then_normal_answer(sdk: AxonFlow, agent: DevAgent) -> None:
