@@ -36,7 +36,13 @@ from axonflow_guardrail._axonflow_client import (
 from axonflow_guardrail._call_state import REQUEST_ID_KEY, CallState, CallStateStore
 from axonflow_guardrail._circuit_breaker import CircuitBreaker
 from axonflow_guardrail._errors import ErrorCode, governance_error
-from axonflow_guardrail._identity import CallerIdentity, resolve_identity, scrub_user_tokens
+from axonflow_guardrail._identity import (
+    CallerIdentity,
+    floor_keeps_opted_out_caller,
+    resolve_identity,
+    scrub_user_tokens,
+    without_opt_out,
+)
 from axonflow_guardrail._log import log
 from axonflow_guardrail._output_check import OutputGate, replace_response_text
 from axonflow_guardrail._pre_check import FailOpenPass, PreCheckGate
@@ -180,13 +186,34 @@ class AxonFlowGuardrail(CustomGuardrail):
             )
         log.info(
             "axonflow guardrail %r ready: endpoint=%s client_id=%s mode=%s fail_open=%s "
-            "enforcement=%s",
+            "enforcement=%s min_enforcement=%s",
             self.guardrail_name,
             s.endpoint,
             s.client_id,
             ",".join(modes) or "-",
             s.fail_open,
             s.enforcement_mode,
+            s.min_enforcement_mode,
+        )
+
+    def should_run_guardrail(self, data: Any, event_type: GuardrailEventHooks) -> bool:
+        """LiteLLM's decision, except that a floor overrides a non-exempt caller's opt-out.
+
+        A key's owner can put this guardrail in their own key's `opted_out_global_guardrails`;
+        with `min_enforcement_mode` above off, that opt-out counts only for exempt callers.
+        """
+        if super().should_run_guardrail(data, event_type):
+            return True
+        if (
+            self.default_on is not True
+            or not isinstance(data, dict)
+            or self.get_disable_global_guardrail(data) is True  # proxy admins only: honoured
+            or self.guardrail_name not in self.get_opted_out_global_guardrails_from_metadata(data)
+            or not floor_keeps_opted_out_caller(data, self.settings)
+        ):
+            return False
+        return bool(
+            super().should_run_guardrail(without_opt_out(data, self.guardrail_name), event_type)
         )
 
     # ------------------------------------------------------------------ pre-call

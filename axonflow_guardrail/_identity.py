@@ -6,33 +6,47 @@ settings, and key or team metadata, which LiteLLM loads from its database or fro
 end-user token header, and only when the operator turns `allow_client_user_token` on (for
 deployments whose gateway forwards end-user JWTs).
 
+Key and team metadata are not only the operator's: LiteLLM lets a key's owner edit their own
+key's metadata, and a team admin their team's. `min_enforcement_mode` is the floor they cannot
+go below; only the team ids and key aliases the operator names in the guardrail's YAML can.
+
 User tokens are secrets: `scrub_user_tokens` takes them out of every copy of the request that
 LiteLLM hands to its logging callbacks and spend logs (see docs/enablement.md).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from axonflow_guardrail._log import log
-from axonflow_guardrail._settings import ENFORCEMENT_MODES, EnforcementMode, GuardrailSettings
+from axonflow_guardrail._settings import (
+    ENFORCEMENT_MODES,
+    ENFORCEMENT_RANK,
+    EnforcementMode,
+    GuardrailSettings,
+)
 
 __all__ = [
     "ENFORCEMENT_KEY",
     "USER_TOKEN_HEADER",
     "USER_TOKEN_KEY",
     "CallerIdentity",
+    "floor_keeps_opted_out_caller",
     "request_headers",
     "resolve_identity",
     "scrub_user_tokens",
+    "without_opt_out",
 ]
 
 USER_TOKEN_HEADER = "x-axonflow-user-token"
 ENFORCEMENT_KEY = "axonflow_enforcement_mode"
 USER_TOKEN_KEY = "axonflow_user_token"
 _REDACTED = "[redacted by axonflow guardrail]"
+_ENV_REFERENCE = "os.environ/"
+_ENV_TOKEN_PREFIX = "AXONFLOW_USER_TOKEN_"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,11 +214,31 @@ def resolve_identity(
             mode, mode_source = "enforce", f"{source}:invalid"
         break
 
+    user_id = _string(getattr(user_api_key_dict, "user_id", None))
+    team_id = _string(getattr(user_api_key_dict, "team_id", None))
+    key_alias = _string(getattr(user_api_key_dict, "key_alias", None))
+    api_key_hash = _string(getattr(user_api_key_dict, "api_key", None)) or _string(
+        getattr(user_api_key_dict, "token", None)
+    )
+    floor = settings.min_enforcement_mode
+    if ENFORCEMENT_RANK[mode] < ENFORCEMENT_RANK[floor] and not _floor_exempt(
+        settings, team_id=team_id, key_alias=key_alias
+    ):
+        _warn_below_floor(
+            who=api_key_hash or f"user:{user_id}|team:{team_id}",
+            key_alias=key_alias,
+            team_id=team_id,
+            requested=mode,
+            source=f"{mode_source} metadata",
+            floor=floor,
+        )
+        mode, mode_source = floor, "floor"
+
     token, token_source = settings.default_user_token, "default"
     for source, meta in (("key_metadata", key_meta), ("team_metadata", team_meta)):
         candidate = _string(meta.get(USER_TOKEN_KEY))
         if candidate is not None:
-            token, token_source = candidate, source
+            token, token_source = _dereferenced(candidate, source, settings)
             break
     else:
         if settings.allow_client_user_token:
@@ -217,12 +251,137 @@ def resolve_identity(
         user_token_source=token_source,
         enforcement_mode=mode,
         enforcement_source=mode_source,
-        user_id=_string(getattr(user_api_key_dict, "user_id", None)),
-        team_id=_string(getattr(user_api_key_dict, "team_id", None)),
-        key_alias=_string(getattr(user_api_key_dict, "key_alias", None)),
+        user_id=user_id,
+        team_id=team_id,
+        key_alias=key_alias,
         end_user_id=_string(getattr(user_api_key_dict, "end_user_id", None))
         or _string(data.get("user")),
         org_id=_string(getattr(user_api_key_dict, "org_id", None)),
-        api_key_hash=_string(getattr(user_api_key_dict, "api_key", None))
-        or _string(getattr(user_api_key_dict, "token", None)),
+        api_key_hash=api_key_hash,
     )
+
+
+def _dereferenced(value: str, source: str, settings: GuardrailSettings) -> tuple[str, str]:
+    """A metadata token, or the one its `os.environ/AXONFLOW_USER_TOKEN_*` reference names.
+
+    Key and team metadata are shown as stored to the key's holder and owner and to team
+    members (`/key/info`, the admin UI): a reference keeps the token itself out of the database.
+    Only variables named `AXONFLOW_USER_TOKEN_*` can be referenced: whoever can edit a key's
+    metadata must not be able to send the proxy's other secrets to AxonFlow. A reference to
+    another or an unset variable is a mistake: the default token is used and the mistake
+    logged (by name, never a value).
+    """
+    if not value.startswith(_ENV_REFERENCE):
+        return value, source
+    name = value[len(_ENV_REFERENCE) :]
+    resolved = _string(os.environ.get(name)) if name.startswith(_ENV_TOKEN_PREFIX) else None
+    if resolved is None:
+        log.warning(
+            "axonflow: %s %s names the environment variable %r, which is %s; using "
+            "default_user_token",
+            source,
+            USER_TOKEN_KEY,
+            name,
+            "not set" if name.startswith(_ENV_TOKEN_PREFIX) else f"not {_ENV_TOKEN_PREFIX}*",
+        )
+        return settings.default_user_token, f"{source}:unresolved"
+    return resolved, source
+
+
+def _floor_exempt(
+    settings: GuardrailSettings, *, team_id: str | None, key_alias: str | None
+) -> bool:
+    return (team_id is not None and team_id in settings.enforcement_floor_exempt_teams) or (
+        key_alias is not None and key_alias in settings.enforcement_floor_exempt_key_aliases
+    )
+
+
+# Who was already warned about asking for less than the floor: (key, level asked for).
+# Bounded: forgotten wholesale when full, which at worst repeats a warning.
+_warned_below_floor: set[tuple[str, str]] = set()
+_MAX_WARNED = 10_000
+
+
+def _warn_below_floor(
+    *,
+    who: str,
+    key_alias: str | None,
+    team_id: str | None,
+    requested: str,
+    source: str,
+    floor: str,
+) -> None:
+    if (who, requested) in _warned_below_floor:
+        return
+    if len(_warned_below_floor) >= _MAX_WARNED:
+        _warned_below_floor.clear()
+    _warned_below_floor.add((who, requested))
+    log.warning(
+        "axonflow: %s asks for enforcement %r, below min_enforcement_mode %r; not allowed "
+        "(key_alias=%s team_id=%s; exempt a team or key alias in the guardrail's YAML to "
+        "allow it). Logged once per key.",
+        source,
+        requested,
+        floor,
+        key_alias,
+        team_id,
+    )
+
+
+def floor_keeps_opted_out_caller(data: Mapping[str, Any], settings: GuardrailSettings) -> bool:
+    """Does the floor override a key's or team's `opted_out_global_guardrails` for this call?
+
+    LiteLLM skips a `default_on` guardrail named in key or team metadata
+    `opted_out_global_guardrails`, which a key's owner can set on their own key. With a floor,
+    only exempt teams and key aliases may opt out; anyone else is governed as if they had not
+    opted out (and warned about once). Read from the metadata the proxy stamped
+    (`user_api_key_*`, which it strips from what clients send), where LiteLLM reads the opt-out.
+    """
+    if settings.min_enforcement_mode == "off":
+        return False
+    found: dict[str, str] = {}
+    for name in ("metadata", "litellm_metadata"):
+        bucket = data.get(name)
+        if isinstance(bucket, Mapping):
+            for field_name in ("user_api_key_team_id", "user_api_key_alias", "user_api_key_hash"):
+                value = _string(bucket.get(field_name))
+                if value is not None:
+                    found.setdefault(field_name, value)
+    team_id = found.get("user_api_key_team_id")
+    key_alias = found.get("user_api_key_alias")
+    if _floor_exempt(settings, team_id=team_id, key_alias=key_alias):
+        return False
+    _warn_below_floor(
+        who=found.get("user_api_key_hash") or f"team:{team_id}|alias:{key_alias}",
+        key_alias=key_alias,
+        team_id=team_id,
+        requested="off",
+        source="key or team opted_out_global_guardrails",
+        floor=settings.min_enforcement_mode,
+    )
+    return True
+
+
+def without_opt_out(data: Mapping[str, Any], guardrail_name: str) -> dict[str, Any]:
+    """A shallow view of `data` in which key and team metadata do not opt out of the guardrail.
+
+    For LiteLLM's own `should_run_guardrail` decision only; `data` itself is not changed.
+    """
+    view = dict(data)
+    for name in ("metadata", "litellm_metadata"):
+        bucket = data.get(name)
+        if not isinstance(bucket, Mapping):
+            continue
+        copied = dict(bucket)
+        for meta_name in ("user_api_key_metadata", "user_api_key_team_metadata"):
+            meta = bucket.get(meta_name)
+            opted_out = (
+                meta.get("opted_out_global_guardrails") if isinstance(meta, Mapping) else None
+            )
+            if isinstance(meta, Mapping) and isinstance(opted_out, list):
+                copied[meta_name] = {
+                    **meta,
+                    "opted_out_global_guardrails": [g for g in opted_out if g != guardrail_name],
+                }
+        view[name] = copied
+    return view
