@@ -29,7 +29,7 @@ import pytest
 # `_clean_agent` (autouse): every test starts from an empty agent, here the session's.
 from tests.e2e.conftest import _clean_agent, eventually  # noqa: F401
 from tests.support.dev_agent import DevAgent, start_dev_agent
-from tests.support.litellm_db import LiteLLMDatabase, engine_tool, start_litellm_database
+from tests.support.litellm_db import LiteLLMDatabase, start_litellm_database
 from tests.support.management import Management
 from tests.support.processes import REPO_ROOT, TEST_ENV
 from tests.support.proxy import Proxy, guardrail, mock_model, start_proxies
@@ -59,12 +59,6 @@ def _guard(name: str, agent: DevAgent, **settings: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def litellm_database() -> Iterator[LiteLLMDatabase]:
-    if os.environ.get("CI") and engine_tool() is None:
-        # CI's machines cannot download Prisma's engines: without the tool the tier would
-        # fail later, less clearly. Say why now (never skip).
-        raise RuntimeError(
-            "CI without the litellm-db tool (../shared/tools/litellm-db or LITELLM_DB_TOOL)"
-        )
     with start_litellm_database() as database:
         yield database
 
