@@ -17,7 +17,15 @@ export UV_PYTHON_DOWNLOADS := never
 AGENT_PORT ?= 8080
 PROXY_PORT ?= 4000
 
-.PHONY: install lock lint typecheck test unit e2e run bench fuzz clean
+# The admin tier (tests/admin) runs the proxy against Postgres. Prisma's native engines cannot
+# be downloaded on our machines (CI's included); the litellm-db tool beside the repository
+# (../shared/tools/litellm-db, in every clone CI makes) stands in for them. Where it is absent,
+# Prisma's own engines are downloaded by `prisma generate` instead.
+LITELLM_DB_TOOL ?= $(abspath ../shared/tools/litellm-db)
+LITELLM_DB_STATE := .cache/litellm-db
+APT_PACKAGES := chromium postgresql-15
+
+.PHONY: install admin-deps lock lint typecheck test unit e2e run bench fuzz clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +37,26 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	touch $@
 
+# What the admin tier needs besides the venv: Debian's chromium (driven by Playwright; its own
+# browser download cannot work here) and Postgres 15 from apt, and LiteLLM's database engine.
+admin-deps: install
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/lib/postgresql/15/bin/pg_ctl ] || missing="$$missing postgresql-15"; \
+	if [ -n "$$missing" ]; then \
+	  echo "admin-deps: installing$$missing with apt"; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+	@if [ -x "$(LITELLM_DB_TOOL)/setup" ]; then \
+	  echo "admin-deps: LiteLLM's database engine from $(LITELLM_DB_TOOL)"; \
+	  "$(LITELLM_DB_TOOL)/setup" $(LITELLM_DB_STATE) $(BIN)/python; \
+	else \
+	  echo "admin-deps: no litellm-db tool at $(LITELLM_DB_TOOL): Prisma's own engines (downloaded)"; \
+	  schema=$$($(BIN)/python -c 'import importlib.util as u, os; print(os.path.join(u.find_spec("litellm").submodule_search_locations[0], "proxy", "schema.prisma"))'); \
+	  PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m prisma generate --schema "$$schema"; \
+	fi
+
 lock: | $(UV)
 	$(UV) lock --python $(PYTHON)
 
@@ -39,7 +67,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck admin-deps
 	$(BIN)/pytest
 
 # The dev agent (a local emulator of AxonFlow) in the background, the proxy in the foreground;

@@ -59,6 +59,7 @@ from axonflow_guardrail.gates._unhooked_routes import (
 )
 from axonflow_guardrail.gates.approvals import ApprovalGate
 from axonflow_guardrail.request._extracted import RequestNotCheckable
+from axonflow_guardrail.request._floor import opt_out_overridden
 from axonflow_guardrail.request._governed import route_of
 from axonflow_guardrail.request._identity import CallerIdentity, resolve_identity, scrub_user_tokens
 from axonflow_guardrail.request._token_logs import install_log_scrub
@@ -130,6 +131,14 @@ class AxonFlowGuardrail(CustomGuardrail):
         if {"pre_call", "during_call"} & modes and install_route_guard(self):
             log_ungoverned_features(name)
         log_ready(name, s, modes)
+
+    def should_run_guardrail(self, data: Any, event_type: GuardrailEventHooks) -> bool:
+        """LiteLLM's decision, except that an enforcement floor overrides a non-exempt caller's
+        opt-out (`request._floor`)."""
+        if super().should_run_guardrail(data, event_type):
+            return True
+        kept = opt_out_overridden(self, data, self.settings)
+        return kept is not None and bool(super().should_run_guardrail(kept, event_type))
 
     # ------------------------------------------------------------------ before the model
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,18 @@ class Proxy:
         return self.process.output()
 
 
+def _proxy_argv(config_path: Path, port: int) -> list[str]:
+    return [
+        str(BIN_DIR / "litellm"),
+        "--config",
+        str(config_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
 def write_config(config: Mapping[str, Any], directory: Path) -> Path:
     path = directory / "litellm_config.yaml"
     full = dict(config)
@@ -120,27 +132,36 @@ def start_proxy(
     startup_timeout_s: float = 120.0,
 ) -> Iterator[Proxy]:
     """Start `litellm --config` on a free port and wait until it serves; always stopped."""
-    with tempfile.TemporaryDirectory(prefix="litellm-test-") as tmp:
-        path = write_config(config, Path(tmp))
-        port = free_port()
-        process = ManagedProcess(
-            "litellm-proxy",
-            [
-                str(BIN_DIR / "litellm"),
-                "--config",
-                str(path),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env={"LITELLM_MASTER_KEY": MASTER_KEY, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
-        )
-        with process:
+    with start_proxies([config], env=env, startup_timeout_s=startup_timeout_s) as (proxy,):
+        yield proxy
+
+
+@contextmanager
+def start_proxies(
+    configs: Sequence[Mapping[str, Any]],
+    *,
+    env: Mapping[str, str] | None = None,
+    startup_timeout_s: float = 120.0,
+) -> Iterator[list[Proxy]]:
+    """Start one proxy per config at once (e.g. instances sharing one database); all stopped."""
+    with ExitStack() as stack:
+        launched: list[tuple[ManagedProcess, int, Path]] = []
+        for config in configs:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="litellm-test-"))
+            path = write_config(config, Path(tmp))
+            port = free_port()
+            process = ManagedProcess(
+                "litellm-proxy",
+                _proxy_argv(path, port),
+                env={"LITELLM_MASTER_KEY": MASTER_KEY, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+            )
+            stack.enter_context(process)
+            launched.append((process, port, path))
+        for process, port, _ in launched:
             process.wait_http_ok(
                 f"http://127.0.0.1:{port}/health/liveliness", timeout_s=startup_timeout_s
             )
-            yield Proxy(process, port, path)
+        yield [Proxy(process, port, path) for process, port, path in launched]
 
 
 def run_proxy_expecting_failure(
@@ -152,15 +173,7 @@ def run_proxy_expecting_failure(
         port = free_port()
         with ManagedProcess(
             "litellm-proxy",
-            [
-                str(BIN_DIR / "litellm"),
-                "--config",
-                str(path),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            _proxy_argv(path, port),
             env={"LITELLM_MASTER_KEY": MASTER_KEY, "PYTHONPATH": str(REPO_ROOT)},
         ) as process:
             try:
