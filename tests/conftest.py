@@ -22,7 +22,7 @@ settings.register_profile(
 settings.register_profile(
     "long",
     deadline=None,
-    max_examples=20_000,
+    max_examples=5_000,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -100,8 +100,11 @@ class Proxy:
         body.update(extra)
         return self.post("/v1/chat/completions", body, headers=headers, api_key=api_key)
 
-    def output(self) -> str:
-        return self.process.output()
+    def output(self, *, since: int = 0) -> str:
+        return self.process.output(since=since)
+
+    def output_size(self) -> int:
+        return self.process.output_size()
 
 
 def _proxy_argv(config_path: Path, port: int) -> list[str]:
