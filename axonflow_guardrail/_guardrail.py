@@ -37,6 +37,7 @@ from axonflow_guardrail._call_state import REQUEST_ID_KEY, CallState, CallStateS
 from axonflow_guardrail._circuit_breaker import CircuitBreaker
 from axonflow_guardrail._errors import ErrorCode, governance_error
 from axonflow_guardrail._identity import CallerIdentity, resolve_identity, scrub_user_tokens
+from axonflow_guardrail._litellm_compat import check_litellm_release
 from axonflow_guardrail._log import log
 from axonflow_guardrail._output_check import OutputGate, replace_response_text
 from axonflow_guardrail._pre_check import FailOpenPass, PreCheckGate
@@ -136,6 +137,7 @@ class AxonFlowGuardrail(CustomGuardrail):
         except (ValueError, TypeError) as exc:  # LiteLLM would skip us silently
             raise ConfigurationError(f"axonflow guardrail: {exc}") from exc
         _stop_retrying_missing_otel()
+        check_litellm_release(modes=modes)
         s = self.settings
         self.breaker = CircuitBreaker(
             failure_threshold=s.breaker_failure_threshold,

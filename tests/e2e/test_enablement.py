@@ -158,6 +158,7 @@ def test_custom_auth_answers_for_every_key(proxy: Proxy, agent: DevAgent) -> Non
 # ------------------------------------------------------------------ per key / per team
 
 
+@pytest.mark.compat_core
 def test_key_set_to_enforce_blocks_sql_injection(
     proxy: Proxy, agent: DevAgent, model_call_log: Path
 ) -> None:
@@ -172,6 +173,7 @@ def test_key_set_to_enforce_blocks_sql_injection(
     assert not reached_model(model_call_log, call_id)
 
 
+@pytest.mark.compat_core
 def test_key_set_to_audit_passes_and_records_would_have_blocked(
     proxy: Proxy, agent: DevAgent, model_call_log: Path
 ) -> None:
@@ -189,6 +191,7 @@ def test_key_set_to_audit_passes_and_records_would_have_blocked(
     assert reached_model(model_call_log, call_id)
 
 
+@pytest.mark.compat_core
 def test_key_set_to_off_makes_no_axonflow_call(
     proxy: Proxy, agent: DevAgent, model_call_log: Path
 ) -> None:
@@ -222,6 +225,7 @@ def test_team_level_applies_when_the_key_says_nothing(
         assert audit_of(agent, call_id)["metadata"]["would_have_blocked"] is True
 
 
+@pytest.mark.compat_core
 @pytest.mark.parametrize("key", ["sk-en-opted-out", "sk-en-disable-global", "sk-en-team-opted-out"])
 def test_litellm_opt_outs_in_key_or_team_metadata_skip_the_default_guardrail(
     proxy: Proxy, agent: DevAgent, key: str
@@ -373,6 +377,7 @@ def test_per_request_selection_and_guardrail_level_audit(proxy: Proxy, agent: De
     assert len(pre_checks(agent, call_id_of(enforced), "af-audit")) == 1
 
 
+@pytest.mark.compat_core
 def test_per_model_guardrail_governs_only_its_model(proxy: Proxy, agent: DevAgent) -> None:
     other = proxy.chat(SQLI, api_key=OPTED_OUT, model="mock")
     assert other.status_code == 200, other.text
@@ -388,6 +393,7 @@ def test_per_model_guardrail_governs_only_its_model(proxy: Proxy, agent: DevAgen
         assert body["context"]["model"] == "governed"
 
 
+@pytest.mark.compat_core
 def test_per_model_guardrail_audits_exactly_once(
     proxy: Proxy, agent: DevAgent, model_call_log: Path
 ) -> None:

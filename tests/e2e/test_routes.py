@@ -113,6 +113,7 @@ def pre_check_queries(agent: DevAgent) -> list[str]:
 # ------------------------------------------------------------------ allowed calls
 
 
+@pytest.mark.compat_core
 @pytest.mark.parametrize("route", ROUTES)
 def test_allowed_call_is_answered_and_audited_once(
     proxy: Proxy, agent: DevAgent, llm: FakeLLM, route: str
@@ -135,6 +136,7 @@ def test_allowed_call_is_answered_and_audited_once(
 # ------------------------------------------------------------------ refused before the model
 
 
+@pytest.mark.compat_core
 @pytest.mark.parametrize("route", ROUTES)
 def test_sql_injection_is_refused_before_the_model(
     proxy: Proxy, agent: DevAgent, llm: FakeLLM, route: str

@@ -101,6 +101,7 @@ def assert_ends_properly(route: str, stream: RawStream) -> None:
 # ------------------------------------------------------------------ allowed streams
 
 
+@pytest.mark.compat_core
 @pytest.mark.parametrize("route", STREAM_ROUTES)
 def test_allowed_stream_completes_and_is_audited_once_with_full_text(
     proxy: Proxy, agent: DevAgent, llm: FakeLLM, route: str
@@ -123,6 +124,7 @@ def test_allowed_stream_completes_and_is_audited_once_with_full_text(
 # ------------------------------------------------------------------ the pre-check gates streams
 
 
+@pytest.mark.compat_core
 @pytest.mark.parametrize("route", STREAM_ROUTES)
 def test_sql_injection_stream_is_refused_before_the_first_byte(
     proxy: Proxy, agent: DevAgent, llm: FakeLLM, route: str
