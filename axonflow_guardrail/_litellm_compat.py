@@ -21,9 +21,12 @@ from typing import Any, Literal
 from axonflow_guardrail._log import log
 
 __all__ = [
+    "DIFFERENCES",
     "FLOOR",
+    "Difference",
     "LiteLLMRelease",
     "check_litellm_release",
+    "differences_for",
     "litellm_release",
     "metadata_bucket",
 ]
@@ -92,13 +95,89 @@ def _bucket_function() -> Callable[[MutableMapping[str, Any]], tuple[BucketName,
 metadata_bucket = _bucket_function()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Difference:
+    """Something older LiteLLM releases do differently, found by `make compat`.
+
+    `since` is the first release of the matrix and its probes seen behaving the new way; the
+    change lies after `last_old`, the newest one seen behaving the old way.
+    """
+
+    since: tuple[int, int, int]
+    last_old: tuple[int, int, int]
+    #: The modes for which it matters (any of them configured), or all modes when empty.
+    modes: frozenset[str]
+    note: str
+
+
+_REFUSING = frozenset({"pre_call", "during_call"})
+_POST = frozenset({"post_call"})
+_MCP = frozenset({"pre_mcp_call", "during_mcp_call"})
+
+#: Keyed by a short name the tests use (tests/support/litellm_release.py).
+DIFFERENCES: dict[str, Difference] = {
+    "anthropic_refusal_envelope": Difference(
+        since=(1, 100, 5),
+        last_old=(1, 94, 1),
+        modes=_REFUSING,
+        note='/v1/messages refusals reach clients in OpenAI\'s error envelope (code "400", '
+        "the message) instead of Anthropic's with the guardrail's code and fields",
+    ),
+    "anthropic_stream_refusal_envelope": Difference(
+        since=(1, 106, 2),
+        last_old=(1, 100, 5),
+        modes=_REFUSING,
+        note="refused /v1/messages streams answer in OpenAI's error envelope, not Anthropic's",
+    ),
+    "completions_refusal_call_id": Difference(
+        since=(1, 106, 2),
+        last_old=(1, 100, 5),
+        modes=_REFUSING,
+        note="refused /v1/completions calls carry no x-litellm-call-id header",
+    ),
+    "chat_stream_usage": Difference(
+        since=(1, 100, 5),
+        last_old=(1, 94, 1),
+        modes=_POST,
+        note="chat streams carry no token usage unless the client asks for it "
+        "(stream_options.include_usage); their audits estimate it (usage_estimated: true)",
+    ),
+    "model_guardrail_public_name": Difference(
+        since=(1, 100, 5),
+        last_old=(1, 94, 1),
+        modes=frozenset(),
+        note="a model-level guardrail (model_list[].litellm_params.guardrails) sees the "
+        "deployment's model name (e.g. openai/gpt-4o), which becomes the pre-check's "
+        "context.model",
+    ),
+    "mcp_hook_once": Difference(
+        since=(1, 106, 2),
+        last_old=(1, 100, 5),
+        modes=_MCP,
+        note="every MCP tool call passes the guardrail twice (first before LiteLLM resolves "
+        "its server, as connector 'mcp'): it is checked and audited twice",
+    ),
+}
+
+
+def differences_for(release: LiteLLMRelease, modes: Sequence[str]) -> list[Difference]:
+    """The differences that apply to this release and these configured modes."""
+    configured = set(modes)
+    return [
+        d
+        for d in DIFFERENCES.values()
+        if release.numbers[:3] < d.since and (not d.modes or d.modes & configured)
+    ]
+
+
 def check_litellm_release(*, modes: Sequence[str]) -> LiteLLMRelease:
     """Say at startup what this LiteLLM release means for the configured guardrail.
 
     Refusing is not this function's job: a mode the release does not know already fails in
-    LiteLLM's own config validation. It logs the release and warns when it is outside the
-    tested range or compromised, so an operator reads it in the startup log rather than
-    discovering it from a failed request.
+    LiteLLM's own config validation. It logs the release, warns when it is outside the tested
+    range or compromised, and names each known difference of an older release that matters
+    for the configured modes, so an operator reads it in the startup log rather than
+    discovering it from a request.
     """
     release = litellm_release()
     log.info("axonflow guardrail: running on litellm %s", release.text)
@@ -115,5 +194,12 @@ def check_litellm_release(*, modes: Sequence[str]) -> LiteLLMRelease:
             release.text,
             ".".join(map(str, FLOOR)),
         )
-    del modes  # no mode needs more than the floor today; kept for the next difference
+    for difference in differences_for(release, modes):
+        log.warning(
+            "axonflow guardrail: litellm %s is older than %s; up to %s, %s",
+            release.text,
+            ".".join(map(str, difference.since)),
+            ".".join(map(str, difference.last_old)),
+            difference.note,
+        )
     return release

@@ -187,6 +187,10 @@ def start_proxy(
 ) -> Iterator[Proxy]:
     """Start `litellm --config` on a free port and wait until it serves; always stopped."""
     config, worker_args = _with_workers(config, workers)
+    if worker_args:
+        # uvicorn kills a worker that has not answered its health ping within 5 s; importing
+        # LiteLLM on a loaded 2-core machine takes longer (README "Deployment").
+        env = {"TIMEOUT_WORKER_HEALTHCHECK": "120", **(env or {})}
     with tempfile.TemporaryDirectory(prefix="litellm-test-") as tmp:
         path = write_config(config, Path(tmp))
         port = free_port()
