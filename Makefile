@@ -17,7 +17,8 @@ export UV_PYTHON_DOWNLOADS := never
 AGENT_PORT ?= 8080
 PROXY_PORT ?= 4000
 
-.PHONY: install lock lint typecheck test unit e2e run bench clean
+.PHONY: install lock lint typecheck test unit e2e run bench clean compat dist package image \
+	container-test compose-up compose-down compose-test workers tiers
 
 install: $(VENV)/.installed
 
@@ -33,8 +34,8 @@ lock: | $(UV)
 	$(UV) lock --python $(PYTHON)
 
 lint: install
-	$(BIN)/ruff check axonflow_guardrail tests bench
-	$(BIN)/ruff format --check axonflow_guardrail tests bench
+	$(BIN)/ruff check axonflow_guardrail tests bench tools
+	$(BIN)/ruff format --check axonflow_guardrail tests bench tools
 
 typecheck: install
 	$(BIN)/mypy
@@ -53,6 +54,54 @@ run: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# ---------------------------------------------------------------------- deployment tiers
+# Each tier installs what it needs (apt packages only when missing) and says how long it took.
+# `.ci/run` runs them all after `make test`.
+IMAGE ?= localhost/litellm-axonflow:dev
+CONTAINER_PACKAGES := podman runc debootstrap uidmap slirp4netns fuse-overlayfs \
+	containernetworking-plugins podman-compose
+export CONTAINERS_CONF ?= $(CURDIR)/.ci/containers.conf
+TIMED = tools/timed
+
+# The end-to-end core against each chosen LiteLLM release; prints the matrix.
+compat: install
+	$(TIMED) compat $(BIN)/python tools/compat.py
+
+# The wheel and sdist (uv build), into dist/.
+dist: install
+	rm -rf dist && $(UV) build --out-dir dist
+
+# The wheel installed into a stock LiteLLM proxy environment, blocking and auditing.
+package: install
+	$(TIMED) package $(BIN)/pytest tests/deploy/test_wheel.py
+
+# docker/Dockerfile built with podman (on a local stand-in base when no registry answers).
+image: install
+	tools/apt-ensure $(CONTAINER_PACKAGES)
+	IMAGE=$(IMAGE) $(TIMED) image tools/build-image
+
+container-test: image
+	AXONFLOW_TEST_IMAGE=$(IMAGE) $(TIMED) container-test $(BIN)/pytest tests/deploy/test_container.py
+
+# docker/compose.yaml: proxy + dev agent + Postgres + Redis (podman-compose or docker compose).
+compose-up: image
+	tools/compose up
+
+compose-down:
+	tools/compose down
+
+compose-test: image
+	AXONFLOW_TEST_IMAGE=$(IMAGE) $(TIMED) compose-test $(BIN)/pytest tests/deploy/test_compose.py
+
+# The end-to-end core against `litellm --num_workers 2` on a real Redis, then the checks that
+# need the worker count.
+workers: install
+	tools/apt-ensure redis-server
+	AXONFLOW_TEST_PROXY_WORKERS=2 $(TIMED) workers-core $(BIN)/pytest -m compat_core tests/e2e
+	$(TIMED) workers $(BIN)/pytest tests/workers
+
+tiers: workers package container-test compose-test compat
 
 clean:
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache

@@ -35,6 +35,7 @@ from axonflow.types import AuditToolCallRequest, RetryConfig, TokenUsage
 
 from axonflow_guardrail._circuit_breaker import CircuitBreaker
 from axonflow_guardrail._http_client import install_lean_http_client
+from axonflow_guardrail._log import log
 
 __all__ = [
     "AxonFlowClient",
@@ -257,6 +258,8 @@ class AxonFlowClient:
             )
             install_lean_http_client(self._sdk)
             self._sdk_loop = loop
+            # One per worker process and loop: operators (and the workers test) can count them.
+            log.info("axonflow SDK client created: pid=%d", os.getpid())
         return self._sdk
 
     async def close(self) -> None:
