@@ -150,6 +150,13 @@ DIFFERENCES: dict[str, Difference] = {
         "deployment's model name (e.g. openai/gpt-4o), which becomes the pre-check's "
         "context.model",
     ),
+    "mcp_server_name": Difference(
+        since=(1, 94, 1),
+        last_old=(1, 84, 0),
+        modes=_MCP,
+        note="LiteLLM does not pass the MCP server's name to the hook: MCP checks and audits "
+        "name the connector 'mcp' instead of the server",
+    ),
     "mcp_hook_once": Difference(
         since=(1, 106, 2),
         last_old=(1, 100, 5),

@@ -17,6 +17,8 @@ __all__ = [
     "ANTHROPIC_STREAM_REFUSAL_ENVELOPE",
     "CHAT_STREAMS_CARRY_USAGE",
     "COMPLETIONS_REFUSALS_CARRY_CALL_ID",
+    "MCP_HOOK_NAMES_SERVER",
+    "MCP_REST_TAKES_SERVER_NAME",
     "MCP_TOOL_CALLS_CHECKED_ONCE",
     "MODEL_GUARDRAILS_SEE_PUBLIC_NAME",
     "RELEASE",
@@ -50,3 +52,9 @@ MODEL_GUARDRAILS_SEE_PUBLIC_NAME = _behaves_new("model_guardrail_public_name")
 #: An MCP tool call runs the pre_mcp_call hook once; before, twice: first without the server's
 #: name (connector type `mcp`), then with it; checked and audited twice.
 MCP_TOOL_CALLS_CHECKED_ONCE = _behaves_new("mcp_hook_once")
+#: LiteLLM passes the MCP server's name to the hook; before, checks and audits name the
+#: connector `mcp`.
+MCP_HOOK_NAMES_SERVER = _behaves_new("mcp_server_name")
+#: /mcp-rest/tools/call takes the server's name as `server_id` (not a guardrail matter: seen
+#: refused with 403 on 1.84.0, accepted on 1.94.1).
+MCP_REST_TAKES_SERVER_NAME = RELEASE >= (1, 94, 1)

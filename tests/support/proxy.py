@@ -191,6 +191,9 @@ def start_proxy(
         # uvicorn kills a worker that has not answered its health ping within 5 s; importing
         # LiteLLM on a loaded 2-core machine takes longer (README "Deployment").
         env = {"TIMEOUT_WORKER_HEALTHCHECK": "120", **(env or {})}
+        # The CLI imports the proxy once, then each worker imports it again: on a loaded
+        # 2-core machine that took 130-145 s for two workers.
+        startup_timeout_s = max(startup_timeout_s, 300.0)
     with tempfile.TemporaryDirectory(prefix="litellm-test-") as tmp:
         path = write_config(config, Path(tmp))
         port = free_port()
