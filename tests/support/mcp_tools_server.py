@@ -12,15 +12,18 @@ Tools: `lookup(query)` echoes its query; `add(a, b)` adds two integers. `GET /he
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 from pathlib import Path
 from typing import Any
 
 try:
     from mcp.server.mcpserver import MCPServer
+
+    MCP_1X = False
 except ImportError:  # mcp 1.x, which older LiteLLM releases pin (make compat)
     from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[assignment,no-redef]
+
+    MCP_1X = True
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -61,7 +64,7 @@ def main() -> None:
     parser.add_argument("--log", type=Path, required=True)
     args = parser.parse_args()
     server = build(args.log)
-    if "port" in inspect.signature(server.run).parameters:
+    if not MCP_1X:
         server.run(transport="streamable-http", host="127.0.0.1", port=args.port)
     else:  # mcp 1.x reads the address from its settings
         server.settings.host = "127.0.0.1"

@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
+from axonflow_guardrail._approval_gate import SPENT_KEY_PREFIX
 from tests.e2e.conftest import details_of, eventually
 from tests.e2e.test_approvals import REVIEW, pending_id, reviewer, wire
 from tests.support.dev_agent import DevAgent, start_dev_agent
@@ -110,12 +112,15 @@ def test_every_call_is_audited_exactly_once_across_workers(agent: DevAgent, redi
         assert all(r.status_code == 200 for r in responses)
         call_ids = [r.headers["x-litellm-call-id"] for r in responses]
         eventually(lambda: len(agent.audits()) >= len(call_ids), timeout_s=30)
+    # (audits of the warm-up calls may land after the reset: count every call id anyway)
     audited = Counter(a["metadata"]["litellm_call_id"] for a in agent.audits())
-    assert set(audited) == set(call_ids)
+    assert set(call_ids) <= set(audited)
     assert set(audited.values()) == {1}, [c for c, n in audited.items() if n > 1]
 
 
-async def test_an_approval_is_spent_once_across_workers(proxy: Proxy, agent: DevAgent) -> None:
+async def test_an_approval_is_spent_once_across_workers(
+    proxy: Proxy, agent: DevAgent, redis_url: str
+) -> None:
     """Ten concurrent re-sends of one approved id over both workers: exactly one proceeds."""
     served_by_both_workers(proxy)
     prompt = wire("workers")
@@ -134,3 +139,6 @@ async def test_an_approval_is_spent_once_across_workers(proxy: Proxy, agent: Dev
     for _ in range(4):
         again = chat(proxy, prompt, **headers)
         assert details_of(again)["reason"] == "spent", again.text
+    # The use was recorded in the shared Redis, not only in one worker's memory.
+    shared = redis.Redis.from_url(redis_url, socket_timeout=5)
+    assert shared.exists(SPENT_KEY_PREFIX + approval_id) == 1
