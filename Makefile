@@ -59,8 +59,9 @@ bench: install
 # Each tier installs what it needs (apt packages only when missing) and says how long it took.
 # `.ci/run` runs them all after `make test`.
 IMAGE ?= localhost/litellm-axonflow:dev
+# (podman-compose comes from PyPI into .venv: Debian's 1.0 cannot run host-network services)
 CONTAINER_PACKAGES := podman runc debootstrap uidmap slirp4netns fuse-overlayfs \
-	containernetworking-plugins podman-compose
+	containernetworking-plugins
 export CONTAINERS_CONF ?= $(CURDIR)/.ci/containers.conf
 TIMED = tools/timed
 

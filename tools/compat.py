@@ -40,14 +40,23 @@ RELEASES: tuple[Release, ...] = (
     Release(
         version="1.84.0",
         role="floor",
-        differs=("no `get_or_create_metadata_bucket` (the guardrail applies the same rule itself)"),
+        differs=(
+            "config module paths only next to the config (loader file); MCP server name not "
+            "passed to the hook, hook run twice, REST calls by server id; OpenAI envelope for "
+            "/v1/messages refusals; chat stream usage estimated; model-level guardrail sees "
+            "the deployment's model; no call id on refused /v1/completions"
+        ),
     ),
     Release(
         version="1.94.1",
         role="middle",
-        differs="(filled in from the run)",
+        differs=(
+            "OpenAI envelope for /v1/messages refusals; chat stream usage estimated; "
+            "model-level guardrail sees the deployment's model; MCP hook run twice; no call "
+            "id on refused /v1/completions"
+        ),
     ),
-    Release(version="1.106.2", role="locked (uv.lock)", differs="the reference release"),
+    Release(version="1.106.2", role="locked (uv.lock)", differs="none (the reference)"),
     Release(
         version="1.109.3",
         role="newest installable",
