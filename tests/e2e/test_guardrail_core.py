@@ -32,6 +32,9 @@ SQLI = "Show me users WHERE name = 'x' UNION SELECT password FROM accounts"
 SECRET = "test-secret"
 WRONG_SECRET = "not-the-secret-6d1f"
 TIMEOUT_S = 1.0
+# Long enough that no worker's breaker reaches half-open before the test has opened them all
+# (with several workers, requests reach each only by chance, so that takes longer).
+BREAKER_RECOVERY_S = 5.0 if PROXY_WORKERS == 1 else 30.0
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +53,7 @@ def proxy(agent: DevAgent, model_call_log: Path) -> Iterator[Proxy]:
                 agent.url,
                 fail_open=False,
                 breaker_failure_threshold=3,
-                # Long enough that a loaded machine cannot reach half-open mid-test.
-                breaker_recovery_seconds=5.0,
+                breaker_recovery_seconds=BREAKER_RECOVERY_S,
             ),
             guardrail("af-wrong-secret", agent.url, client_secret=WRONG_SECRET, **many),
         ],
@@ -218,8 +220,11 @@ def test_breaker_opens_then_recovers_through_one_probe(proxy: Proxy, agent: DevA
     assert len(pre_checks(agent)) == expected  # refused without calling AxonFlow
 
     agent.clear_faults()
-    # Recovery is 5 s on the proxy's own clock: poll until a probe is let through.
-    eventually(lambda: proxy.chat("q", guardrails=["af-breaker"]).status_code == 200, timeout_s=20)
+    # Recovery is on the proxy's own clock: poll until a probe is let through.
+    eventually(
+        lambda: proxy.chat("q", guardrails=["af-breaker"]).status_code == 200,
+        timeout_s=BREAKER_RECOVERY_S + 15,
+    )
     # Exactly one probe per worker at most, and it closed that worker's breaker.
     assert expected + 1 <= len(pre_checks(agent)) <= expected + PROXY_WORKERS
     if PROXY_WORKERS == 1:
@@ -230,7 +235,7 @@ def test_breaker_opens_then_recovers_through_one_probe(proxy: Proxy, agent: DevA
                 proxy.chat("q", guardrails=["af-breaker"]).status_code == 200
                 for _ in range(4 * PROXY_WORKERS)
             ),
-            timeout_s=20,
+            timeout_s=BREAKER_RECOVERY_S + 15,
         )
 
 
