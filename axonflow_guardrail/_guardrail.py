@@ -27,6 +27,7 @@ from fastapi import HTTPException
 from litellm.integrations.custom_guardrail import CustomGuardrail
 from litellm.types.guardrails import GuardrailEventHooks
 
+from axonflow_guardrail._litellm_compat import check_litellm_release
 from axonflow_guardrail._settings import ConfigurationError
 from axonflow_guardrail._startup import (
     log_ready,
@@ -93,6 +94,7 @@ class AxonFlowGuardrail(CustomGuardrail):
             raise ConfigurationError(f"axonflow guardrail: {exc}") from exc
         s, name = self.settings, str(self.guardrail_name)
         stop_retrying_missing_otel()
+        check_litellm_release(modes=sorted(modes))
         install_log_scrub()
         self.breakers = Breakers.create(
             failure_threshold=s.breaker_failure_threshold,

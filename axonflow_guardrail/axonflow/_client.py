@@ -22,6 +22,7 @@ from axonflow.hitl import HITLApprovalRequest, HITLCreateInput
 from axonflow.pep_handshake import PEPCapability, PEPHandshake
 from axonflow.types import AuditToolCallRequest, RetryConfig, TokenUsage
 
+from axonflow_guardrail._log import log
 from axonflow_guardrail.axonflow._breakers import BreakerGate, Breakers
 from axonflow_guardrail.axonflow._failures import AxonFlowFailure, FailureKind, classify_failure
 from axonflow_guardrail.axonflow._http_client import install_lean_http_client
@@ -140,6 +141,8 @@ class AxonFlowClient:
             )
             install_lean_http_client(self._sdk)
             self._sdk_loop = loop
+            # One per worker process and loop: operators (and the workers test) can count them.
+            log.info("axonflow SDK client created: pid=%d", os.getpid())
         return self._sdk
 
     async def close(self) -> None:
