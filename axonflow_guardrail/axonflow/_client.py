@@ -51,6 +51,8 @@ class PreCheckDecision:
     decision_id: str | None
     policies: tuple[str, ...]
     block_reason: str | None
+    #: When AxonFlow stops accepting audits against `context_id` (epoch seconds), if it said.
+    expires_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,11 @@ def _verdict_of(result: Any) -> Verdict:
             return Verdict.NEEDS_APPROVAL
         return Verdict.DENY
     return Verdict.REDACT if result.requires_redaction else Verdict.ALLOW
+
+
+def _epoch(value: Any) -> float | None:
+    timestamp = getattr(value, "timestamp", None)
+    return float(timestamp()) if callable(timestamp) else None
 
 
 def _pep_handshake(*, declares_redaction: bool) -> PEPHandshake | None:
@@ -202,6 +209,7 @@ class AxonFlowClient:
             decision_id=result.decision_id,
             policies=tuple(result.policies or ()),
             block_reason=result.block_reason,
+            expires_at=_epoch(result.expires_at),
         )
 
     async def mask_input(self, *, text: str, user_token: str, user_id: str | None) -> MaskResult:

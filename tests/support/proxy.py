@@ -135,6 +135,8 @@ def start_proxy(
                 str(port),
             ],
             env={"LITELLM_MASTER_KEY": MASTER_KEY, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+            # The proxy's working directory holds its default audit outbox: one per proxy.
+            cwd=Path(tmp),
         )
         with process:
             process.wait_http_ok(
