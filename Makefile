@@ -17,7 +17,7 @@ export UV_PYTHON_DOWNLOADS := never
 AGENT_PORT ?= 8080
 PROXY_PORT ?= 4000
 
-.PHONY: install lock lint typecheck test unit e2e run bench fuzz clean
+.PHONY: install lock lint typecheck test test-deps unit e2e run bench fuzz clean
 
 install: $(VENV)/.installed
 
@@ -39,8 +39,16 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck test-deps
 	$(BIN)/pytest
+
+# System packages the tests start for real: redis-server (the audit outbox's Redis Stream
+# tests, through pytest-redis). Installed from Debian when missing (CI runs as root).
+test-deps:
+	@command -v redis-server >/dev/null || { \
+		echo "installing redis-server (apt)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends redis-server >/dev/null; }
 
 # The dev agent (a local emulator of AxonFlow) in the background, the proxy in the foreground;
 # Ctrl-C stops both.

@@ -97,6 +97,9 @@ class GuardrailSettings:
     audit_shipper: AuditShipperPlace = "in_process"
     #: The longest wait between two delivery attempts of one record (backoff cap).
     audit_retry_max_seconds: float = 60.0
+    #: How long one delivery waits for AxonFlow's answer (then it counts as lost, and is sent
+    #: again: a possible duplicate).
+    audit_timeout_seconds: float = 10.0
 
     @classmethod
     def field_names(cls) -> frozenset[str]:
@@ -292,6 +295,7 @@ def _validate_outbox(raw: Mapping[str, Any], v: dict[str, Any]) -> None:
         "audit_outbox_sync_seconds",
         "audit_outbox_lease_seconds",
         "audit_retry_max_seconds",
+        "audit_timeout_seconds",
     ):
         if key in raw:
             v[key] = _number(raw, key, above=0.0)

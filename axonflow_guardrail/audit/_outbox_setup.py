@@ -97,7 +97,7 @@ def shipper_for(settings: GuardrailSettings, *, outbox: Outbox, client: AxonFlow
         client=client,
         retroactive=Retroactive(client=client, settings=settings, outbox=outbox),
         concurrency=settings.audit_concurrency,
-        send_timeout_seconds=max(settings.call_timeout_seconds, 10.0),
+        send_timeout_seconds=settings.audit_timeout_seconds,
         retry_max_seconds=settings.audit_retry_max_seconds,
         breaker_failure_threshold=settings.breaker_failure_threshold,
         breaker_recovery_seconds=settings.breaker_recovery_seconds,

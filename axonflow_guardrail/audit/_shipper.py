@@ -280,7 +280,11 @@ class Shipper:
         except AxonFlowFailure as failure:
             if fresh is None and record.replay is not None and _expired_context(failure):
                 # Expired, or unknown to a restarted AxonFlow: once more with a new context.
-                await self._audit(entry, record, await self._fresh_context(entry))
+                try:
+                    await self._audit(entry, record, await self._fresh_context(entry))
+                except AxonFlowFailure as again:
+                    self._raise_if_permanent(again)
+                    raise
                 return
             self._raise_if_permanent(failure)
             raise
@@ -294,20 +298,16 @@ class Shipper:
             "litellm_call_id": record.call_id,
             "axonflow_record_id": entry.record_id,
         }
-        try:
-            await self._client.audit_llm_call(
-                context_id=fresh.context_id if fresh else record.context_id,
-                response_summary=record.response_summary,
-                provider=record.provider,
-                model=record.model,
-                usage=record.usage,
-                latency_ms=record.latency_ms,
-                metadata=metadata,
-                timeout=self._timeout,
-            )
-        except AxonFlowFailure as failure:
-            self._raise_if_permanent(failure)
-            raise
+        await self._client.audit_llm_call(
+            context_id=fresh.context_id if fresh else record.context_id,
+            response_summary=record.response_summary,
+            provider=record.provider,
+            model=record.model,
+            usage=record.usage,
+            latency_ms=record.latency_ms,
+            metadata=metadata,
+            timeout=self._timeout,
+        )
 
     def _needs_fresh_context(self, record: LLMCallAudit) -> bool:
         replay = record.replay

@@ -197,11 +197,13 @@ class AxonFlowClient:
                 gate.settled(permit)
 
     async def pre_check(
-        self, *, user_token: str, query: str, context: Mapping[str, Any]
+        self, *, user_token: str, query: str, context: Mapping[str, Any], gated: bool = True
     ) -> PreCheckDecision:
+        """`gated=False`: not behind the request path's breaker (the audit shipper has its
+        own, and must never take the request path's half-open probe)."""
         result = await self._call(
             lambda sdk: sdk.pre_check(user_token=user_token, query=query, context=dict(context)),
-            gate=self.breakers.pre_check,
+            gate=self.breakers.pre_check if gated else None,
         )
         return PreCheckDecision(
             verdict=_verdict_of(result),

@@ -118,6 +118,7 @@ def start_proxy(
     *,
     env: Mapping[str, str] | None = None,
     startup_timeout_s: float = 120.0,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[Proxy]:
     """Start `litellm --config` on a free port and wait until it serves; always stopped."""
     with tempfile.TemporaryDirectory(prefix="litellm-test-") as tmp:
@@ -133,6 +134,7 @@ def start_proxy(
                 "127.0.0.1",
                 "--port",
                 str(port),
+                *extra_args,
             ],
             env={"LITELLM_MASTER_KEY": MASTER_KEY, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
             # The proxy's working directory holds its default audit outbox: one per proxy.
