@@ -46,6 +46,15 @@ class DurableAuditSink:
         stop_threads = getattr(outbox, "stop_threads", None)
         if callable(stop_threads):
             atexit.register(stop_threads)  # a last write of pending deletes at exit
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if shipper is not None:
+            # At once, not at the first call: records left by a stopped or killed worker (or
+            # another instance) are delivered by a worker that gets no traffic, too.
+            shipper.start()
+            self._watch_shutdown()
 
     def has_room(self) -> bool:
         return self.outbox.has_room()
