@@ -25,7 +25,7 @@ LITELLM_DB_TOOL ?= $(abspath ../shared/tools/litellm-db)
 LITELLM_DB_STATE := .cache/litellm-db
 APT_PACKAGES := chromium postgresql-15
 
-.PHONY: install admin-deps lock lint typecheck test unit e2e run bench fuzz clean compat dist \
+.PHONY: install admin-deps test-deps lock lint typecheck test unit e2e run bench fuzz clean compat dist \
 	package image container-test compose-up compose-down compose-test workers tiers
 
 install: $(VENV)/.installed
@@ -68,8 +68,16 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck admin-deps
+test: lint typecheck admin-deps test-deps
 	$(BIN)/pytest
+
+# System packages the tests start for real: redis-server (the audit outbox's Redis Stream
+# tests, through pytest-redis). Installed from Debian when missing (CI runs as root).
+test-deps:
+	@command -v redis-server >/dev/null || { \
+		echo "installing redis-server (apt)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends redis-server >/dev/null; }
 
 # The dev agent (a local emulator of AxonFlow) in the background, the proxy in the foreground;
 # Ctrl-C stops both.

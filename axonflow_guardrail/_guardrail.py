@@ -27,6 +27,7 @@ from fastapi import HTTPException
 from litellm.integrations.custom_guardrail import CustomGuardrail
 from litellm.types.guardrails import GuardrailEventHooks
 
+from axonflow_guardrail._errors import ErrorCode, governance_error
 from axonflow_guardrail._litellm_compat import check_litellm_release
 from axonflow_guardrail._settings import ConfigurationError
 from axonflow_guardrail._startup import (
@@ -37,13 +38,13 @@ from axonflow_guardrail._startup import (
 )
 from axonflow_guardrail.audit._call_state import REQUEST_ID_KEY, CallState, CallStateStore
 from axonflow_guardrail.audit._litellm_record import GuardrailRecorder, Recorded
+from axonflow_guardrail.audit._outbox_setup import build_audit_sink
 from axonflow_guardrail.audit._records import (
     WITHHELD_SUMMARY,
     llm_call_audit,
     stream_audit,
     tool_call_audit,
 )
-from axonflow_guardrail.audit._sink import AuditSink
 from axonflow_guardrail.axonflow._breakers import Breakers
 from axonflow_guardrail.axonflow._client import AxonFlowClient, Verdict
 from axonflow_guardrail.gates._admission import not_checkable, read_request
@@ -61,7 +62,7 @@ from axonflow_guardrail.gates._unhooked_routes import (
 from axonflow_guardrail.gates.approvals import ApprovalGate
 from axonflow_guardrail.request._extracted import RequestNotCheckable
 from axonflow_guardrail.request._floor import opt_out_overridden
-from axonflow_guardrail.request._governed import route_of
+from axonflow_guardrail.request._governed import GovernedRequest, route_of
 from axonflow_guardrail.request._identity import CallerIdentity, resolve_identity, scrub_user_tokens
 from axonflow_guardrail.request._token_logs import install_log_scrub
 
@@ -117,12 +118,7 @@ class AxonFlowGuardrail(CustomGuardrail):
         self.tool_calls = ToolCallGate(client=self.client, settings=s, pre_checks=self.pre_checks)
         self.outputs = OutputGate(client=self.client, settings=s)
         self.unhooked_routes = UnhookedRouteGate(settings=s, pre_checks=self.pre_checks)
-        self.audits = AuditSink(
-            client=self.client,
-            queue_size=s.audit_queue_size,
-            concurrency=s.audit_concurrency,
-            send_timeout_seconds=max(s.call_timeout_seconds, 10.0),
-        )
+        self.audits = build_audit_sink(s, client=self.client, channel=name)
         self.calls = CallStateStore(key=f"{REQUEST_ID_KEY}:{name}")
         self._recorder = GuardrailRecorder(self)
         self._modes = modes
@@ -232,16 +228,17 @@ class AxonFlowGuardrail(CustomGuardrail):
             identity=identity,
             settings=self.settings,
         )
+        self._refuse_if_audits_cannot_be_kept(identity)
         passed = self.pre_checks.admit(request)
         if passed is not None:
-            return _failed_open(passed), None
+            return self._passed_ungoverned(data, request, passed), None
         granted = await self.approvals.resume(request, cache=cache)
         checked = await self.pre_checks.check(
             request, approval_id=granted.approval_id if granted else None
         )
         if isinstance(checked, FailOpenPass):
             await self.approvals.spend(granted, cache=cache, call_id=call_id)
-            return _failed_open(checked), None
+            return self._passed_ungoverned(data, request, checked), None
         decision = checked.decision
         if decision.verdict is Verdict.NEEDS_APPROVAL and granted is None and request.enforcing:
             granted = await self.approvals.hold_for(request, decision)
@@ -277,7 +274,7 @@ class AxonFlowGuardrail(CustomGuardrail):
         )
         if isinstance(outcome, FailOpenPass):
             return _failed_open(outcome), None
-        self.audits.submit_built(
+        kept = self.audits.submit_built(
             lambda: tool_call_audit(
                 call_id=call_id,
                 identity=identity,
@@ -290,6 +287,7 @@ class AxonFlowGuardrail(CustomGuardrail):
             ),
             call_id=call_id,
         )
+        await self.audits.settle(kept, call_id=call_id)
         if outcome.refusal is not None:
             raise outcome.refusal
         info: dict[str, Any] = {"decision_id": outcome.decision_id, "tool": outcome.tool}
@@ -326,7 +324,8 @@ class AxonFlowGuardrail(CustomGuardrail):
             raise
         finally:
             summary = WITHHELD_SUMMARY if outcome == "blocked" else None
-            self._audit(state, response=response, outcome=outcome, summary=summary)
+            kept = self._audit(state, response=response, outcome=outcome, summary=summary)
+            await self.audits.settle(kept, call_id=state.litellm_call_id)
         return response
 
     async def async_post_call_streaming_iterator_hook(
@@ -344,17 +343,21 @@ class AxonFlowGuardrail(CustomGuardrail):
             state.would_have_blocked = state.would_have_blocked or verdict.would_have_blocked
             return verdict.masked_text
 
+        kept: list[Any] = []
+
         def done(chunks: list[Any], outcome: str) -> None:
             name = str(self.guardrail_name)
-            self.audits.submit_built(
-                lambda: stream_audit(
-                    state,
-                    guardrail_name=name,
-                    chunks=chunks,
-                    outcome=outcome,
-                    request_data=request_data,
-                ),
-                call_id=state.litellm_call_id,
+            kept.append(
+                self.audits.submit_built(
+                    lambda: stream_audit(
+                        state,
+                        guardrail_name=name,
+                        chunks=chunks,
+                        outcome=outcome,
+                        request_data=request_data,
+                    ),
+                    call_id=state.litellm_call_id,
+                )
             )
 
         def refusal(exc: HTTPException) -> Exception:
@@ -370,6 +373,8 @@ class AxonFlowGuardrail(CustomGuardrail):
             response, hold=hold, check=check, on_done=done, refusal=refusal
         ):
             yield chunk
+        # Kept before the stream's end reaches the client (LiteLLM sends `[DONE]` after us).
+        await self.audits.settle(kept[0] if kept else None, call_id=state.litellm_call_id)
 
     async def async_post_call_failure_hook(
         self,
@@ -382,27 +387,49 @@ class AxonFlowGuardrail(CustomGuardrail):
         state = self.calls.take(request_data)
         if state is not None:
             status = getattr(original_exception, "status_code", None)
-            self._audit(
+            kept = self._audit(
                 state,
                 response=None,
                 outcome="llm_error",
                 summary=f"LLM call failed: {type(original_exception).__name__}"
                 + (f" (HTTP {status})" if status else ""),
             )
+            await self.audits.settle(kept, call_id=state.litellm_call_id)
         return None
 
     # ------------------------------------------------------------------ audits
 
     def _audit(
         self, state: CallState, *, response: Any, outcome: str, summary: str | None = None
-    ) -> None:
+    ) -> Any:
+        """Hand the record over; returns what `audits.settle` awaits (written, not sent)."""
         name = str(self.guardrail_name)
-        self.audits.submit_built(
+        return self.audits.submit_built(
             lambda: llm_call_audit(
                 state, guardrail_name=name, response=response, outcome=outcome, summary=summary
             ),
             call_id=state.litellm_call_id,
         )
+
+    def _refuse_if_audits_cannot_be_kept(self, identity: CallerIdentity) -> None:
+        """With `fail_open: false`, an audit that cannot be kept is a governance failure:
+        while the outbox is full, new calls are refused (503) until there is room."""
+        if self.settings.fail_open or not self._keeps_call_state:
+            return
+        if identity.enforcement_mode == "enforce" and not self.audits.has_room():
+            raise governance_error(
+                ErrorCode.GOVERNANCE_UNAVAILABLE,
+                "The audit outbox is full, so this call could not be audited; it was not sent.",
+            )
+
+    def _passed_ungoverned(
+        self, data: dict[str, Any], request: GovernedRequest, passed: FailOpenPass
+    ) -> Recorded:
+        """A `fail_open` pass: kept (with its text) so it is audited and pre-checked after
+        the fact, when the outbox is durable."""
+        if self._keeps_call_state and self.audits.keeps_failed_open:
+            self.calls.remember_failed_open(data, request=request, reason=passed.reason)
+        return _failed_open(passed)
 
 
 def _failed_open(passed: FailOpenPass) -> Recorded:

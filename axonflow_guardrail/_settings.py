@@ -18,7 +18,14 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-__all__ = ["ConfigurationError", "EnforcementMode", "GuardrailSettings", "UnverifiablePolicy"]
+__all__ = [
+    "AuditOutboxKind",
+    "AuditShipperPlace",
+    "ConfigurationError",
+    "EnforcementMode",
+    "GuardrailSettings",
+    "UnverifiablePolicy",
+]
 
 EnforcementMode = Literal["enforce", "audit", "off"]
 ENFORCEMENT_MODES: tuple[EnforcementMode, ...] = ("enforce", "audit", "off")
@@ -26,6 +33,12 @@ UnverifiablePolicy = Literal["refuse", "placeholder"]
 UNVERIFIABLE_POLICIES: tuple[UnverifiablePolicy, ...] = ("refuse", "placeholder")
 #: How strict each level is: a floor keeps a request at or above its own rank.
 ENFORCEMENT_RANK: Mapping[EnforcementMode, int] = {"off": 0, "audit": 1, "enforce": 2}
+# The audit outbox (issue 11): where audit records wait for AxonFlow, and who delivers them.
+AuditOutboxKind = Literal["sqlite", "redis", "memory"]
+AUDIT_OUTBOX_KINDS: tuple[AuditOutboxKind, ...] = ("sqlite", "redis", "memory")
+AuditShipperPlace = Literal["in_process", "external"]
+AUDIT_SHIPPER_PLACES: tuple[AuditShipperPlace, ...] = ("in_process", "external")
+DEFAULT_AUDIT_OUTBOX_PATH = "axonflow-audit-outbox.db"
 
 # LiteLLM's usual names, accepted as aliases so the entry reads like any other guardrail's.
 _ALIASES: Mapping[str, str] = {"api_base": "endpoint", "api_key": "client_secret"}
@@ -72,6 +85,27 @@ class GuardrailSettings:
     min_enforcement_mode: EnforcementMode = "off"
     enforcement_floor_exempt_teams: frozenset[str] = frozenset()
     enforcement_floor_exempt_key_aliases: frozenset[str] = frozenset()
+    # ---- the audit outbox (see audit/_outbox.py and the README's "Delivery guarantees").
+    #: sqlite (one file per host, the default), redis (a stream shared by instances), memory
+    #: (the bounded in-process queue of earlier releases: lost on a crash or a stop).
+    audit_outbox: AuditOutboxKind = "sqlite"
+    audit_outbox_path: str = DEFAULT_AUDIT_OUTBOX_PATH
+    #: Redis for `audit_outbox: redis`; default: the proxy's own Redis (cache, router, env).
+    audit_outbox_redis_url: str | None = field(default=None, repr=False)
+    audit_outbox_max_records: int = 100_000
+    audit_outbox_max_bytes: int = 512 * 1024 * 1024
+    #: The most a power cut can lose of what was written: the WAL is synced this often.
+    audit_outbox_sync_seconds: float = 1.0
+    #: A shipper that stops renewing its hold for this long loses its records to another.
+    audit_outbox_lease_seconds: float = 30.0
+    #: Keep the request text on disk until delivered (needed to re-check an expired record).
+    audit_outbox_keep_prompts: bool = True
+    audit_shipper: AuditShipperPlace = "in_process"
+    #: The longest wait between two delivery attempts of one record (backoff cap).
+    audit_retry_max_seconds: float = 60.0
+    #: How long one delivery waits for AxonFlow's answer (then it counts as lost, and is sent
+    #: again: a possible duplicate).
+    audit_timeout_seconds: float = 10.0
 
     @classmethod
     def field_names(cls) -> frozenset[str]:
@@ -166,6 +200,7 @@ class GuardrailSettings:
             if key in raw:
                 v[key] = _names(raw, key)
         _check_floor(v)
+        _validate_outbox(raw, v)
         return cls(**v)
 
 
@@ -278,3 +313,42 @@ def _integer(raw: Mapping[str, Any], key: str, *, at_least: int) -> int:
     if number < at_least:
         raise ConfigurationError(f"axonflow guardrail: '{key}' must be at least {at_least}")
     return number
+
+
+def _validate_outbox(raw: Mapping[str, Any], v: dict[str, Any]) -> None:
+    """The audit outbox's settings (issue 11), in one block."""
+    for key, choices in (
+        ("audit_outbox", AUDIT_OUTBOX_KINDS),
+        ("audit_shipper", AUDIT_SHIPPER_PLACES),
+    ):
+        if key in raw:
+            v[key] = _choice(raw, key, choices)
+    if "audit_outbox_path" in raw:
+        v["audit_outbox_path"] = _text(raw, "audit_outbox_path", required=True)
+    if "audit_outbox_redis_url" in raw:
+        url = _text(raw, "audit_outbox_redis_url", required=False) or None
+        if url is not None and urlparse(url).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigurationError(
+                "axonflow guardrail: 'audit_outbox_redis_url' must be a redis://, rediss:// or "
+                "unix:// URL"
+            )
+        v["audit_outbox_redis_url"] = url
+    for key in ("audit_outbox_max_records", "audit_outbox_max_bytes"):
+        if key in raw:
+            v[key] = _integer(raw, key, at_least=1)
+    for key in (
+        "audit_outbox_sync_seconds",
+        "audit_outbox_lease_seconds",
+        "audit_retry_max_seconds",
+        "audit_timeout_seconds",
+    ):
+        if key in raw:
+            v[key] = _number(raw, key, above=0.0)
+    if "audit_outbox_keep_prompts" in raw:
+        v["audit_outbox_keep_prompts"] = _bool(raw, "audit_outbox_keep_prompts")
+    if v.get("audit_shipper") == "external" and v.get("audit_outbox") == "memory":
+        raise ConfigurationError(
+            "axonflow guardrail: 'audit_shipper: external' needs a durable outbox "
+            "('audit_outbox: sqlite' or 'redis'); a memory queue cannot be shipped by another "
+            "process"
+        )

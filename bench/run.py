@@ -85,8 +85,8 @@ class Mode:
 
 MODES = {
     # ~12 minutes on 2 cores: start-up ~1 min, rounds ~8 min, memory ~2.5 min.
-    "full": Mode("full", "abcde", (1, 8, 64), 5, 4.0, 1_000_000, 3.0, 20_000, 5_000),
-    "quick": Mode("quick", "abcde", (1, 64), 2, 2.5, 1_000_000, 2.0, 4_000, 2_000),
+    "full": Mode("full", "abcdefg", (1, 8, 64), 5, 4.0, 1_000_000, 3.0, 20_000, 5_000),
+    "quick": Mode("quick", "abcdefg", (1, 64), 2, 2.5, 1_000_000, 2.0, 4_000, 2_000),
     "smoke": Mode("smoke", "ab", (8,), 1, 10.0, 200, 0.5, 0, 0),
 }
 
@@ -99,7 +99,7 @@ def _parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Mode]:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="2 rounds, 2 levels (~4 min)")
     group.add_argument("--smoke", action="store_true", help="(a) and (b), ~200 requests")
-    parser.add_argument("--setups", help="subset of 'abcde' (default: all; smoke: ab)")
+    parser.add_argument("--setups", help="subset of 'abcdefg' (default: all; smoke: ab)")
     parser.add_argument("--concurrency", help="comma-separated levels, e.g. 1,8,64")
     parser.add_argument("--rounds", type=int, help="interleaved rounds")
     parser.add_argument("--duration", type=float, help="seconds per slice")
@@ -122,7 +122,7 @@ def _parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Mode]:
     if args.setups:
         unknown = set(args.setups) - {s.key for s in ALL_SETUPS}
         if unknown or "a" not in args.setups:
-            parser.error("--setups: letters from 'abcde', and 'a' (the baseline) is required")
+            parser.error("--setups: letters from 'abcdefg', and 'a' (the baseline) is required")
         mode = replace(mode, setups=args.setups)
     if args.concurrency:
         mode = replace(mode, concurrency=tuple(int(c) for c in args.concurrency.split(",")))
@@ -272,7 +272,11 @@ class Proxy:
     ) -> None:
         self.setup = setup
         self.port = free_port()
-        config = proxy_config(setup, agent_url=agent_url)
+        # Each set-up its own outbox: a shared file would mix their agents' records.
+        outbox = str(log_dir / f"outbox-{setup.key}.db")
+        for old in log_dir.glob(f"outbox-{setup.key}.db*"):
+            old.unlink()
+        config = proxy_config(setup, agent_url=agent_url, outbox_path=outbox)
         self.config_path = log_dir / f"proxy-{setup.key}.yaml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         extra = {"BENCH_PEER_ENDPOINT": agent_url or ""} if setup.governance == "peer" else {}
@@ -430,6 +434,26 @@ class Bench:
         for key, proxy in self.proxies.items():
             took = proxy.wait_ready(self.proxy_cpus)
             self.log(f"proxy ({key}) ready after {took:.1f}s (worker pid {proxy.worker})")
+        for setup in self.setups:
+            if setup.shipper == "external":
+                # The external shipper runs beside the proxy, on the other core: what it costs
+                # is not the worker's.
+                self.group.add(
+                    ManagedProcess(
+                        f"shipper-{setup.key}",
+                        [
+                            str(BIN_DIR / "axonflow-guardrail"),
+                            "ship-audits",
+                            "--config",
+                            str(self.proxies[setup.key].config_path),
+                            "--log-level",
+                            "warning",
+                        ],
+                        log_dir=self.log_dir,
+                        env=_child_env(),
+                        cpus=self.aux_cpus,
+                    )
+                )
         for setup in self.setups:
             if setup.audit_delay_s:
                 self.agents[setup.key].control(

@@ -8,6 +8,11 @@ network, no provider) and the same master key; they differ only in governance:
   c  the peer: `axonflow_litellm.AxonFlowLogger` as a LiteLLM callback, its own dev agent
   d  set-up (b) with AxonFlow down: nothing listens, `fail_open: true`, breaker held open
   e  set-up (b) with the dev agent's audit route delayed by 500 ms
+  f  set-up (b) with `audit_outbox: memory`: the in-memory audit queue of earlier releases
+  g  set-up (b) with `audit_shipper: external`: the worker only writes the SQLite outbox, an
+     `axonflow-guardrail ship-audits` process (on the other core) delivers
+
+(b), (d) and (e) use the default durable outbox: SQLite, shipped in-process.
 
 Each set-up that talks to an agent has its own, so (e)'s delay and (c)'s traffic never touch
 (b)'s numbers, and each agent's `/__dev/stats` describes one set-up.
@@ -54,6 +59,8 @@ class Setup:
     governance: Governance
     agent: AgentKind
     audit_delay_s: float = 0.0
+    outbox: str = "sqlite"
+    shipper: str = "in_process"
 
     @property
     def label(self) -> str:
@@ -66,6 +73,8 @@ ALL_SETUPS: tuple[Setup, ...] = (
     Setup("c", "peer: AxonFlowLogger callback", "peer", "own"),
     Setup("d", "(b), AxonFlow down, breaker open", "guardrail", "dead"),
     Setup("e", "(b), audit route +500 ms", "guardrail", "own", audit_delay_s=AUDIT_DELAY_S),
+    Setup("f", "(b), in-memory audit queue", "guardrail", "own", outbox="memory"),
+    Setup("g", "(b), external shipper", "guardrail", "own", shipper="external"),
 )
 
 
@@ -77,7 +86,9 @@ def request_body() -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def proxy_config(setup: Setup, *, agent_url: str | None) -> dict[str, Any]:
+def proxy_config(
+    setup: Setup, *, agent_url: str | None, outbox_path: str | None = None
+) -> dict[str, Any]:
     """The `litellm --config` YAML (as a dict) for `setup`."""
     config: dict[str, Any] = {
         "model_list": [
@@ -104,7 +115,11 @@ def proxy_config(setup: Setup, *, agent_url: str | None) -> dict[str, Any]:
             "client_secret": CLIENT_SECRET,
             "fail_open": True,
             "call_timeout_seconds": 5,
+            "audit_outbox": setup.outbox,
+            "audit_shipper": setup.shipper,
         }
+        if outbox_path is not None:
+            params["audit_outbox_path"] = outbox_path
         if setup.agent == "dead":
             params["breaker_failure_threshold"] = DEAD_BREAKER_THRESHOLD
             params["breaker_recovery_seconds"] = DEAD_BREAKER_RECOVERY_S

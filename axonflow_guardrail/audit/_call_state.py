@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from axonflow_guardrail._litellm_compat import metadata_bucket
-from axonflow_guardrail.axonflow._client import PreCheckDecision
+from axonflow_guardrail.axonflow._client import PreCheckDecision, Verdict
 from axonflow_guardrail.request._governed import GovernedRequest
 from axonflow_guardrail.request._identity import CallerIdentity
 
-__all__ = ["CallState", "CallStateStore"]
+__all__ = ["NO_DECISION", "CallState", "CallStateStore"]
 
 REQUEST_ID_KEY = "axonflow_request_id"
 
@@ -44,6 +44,17 @@ class CallState:
     redacted: bool = False
     checked_at: float = field(default_factory=time.monotonic)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The pre-check text, kept for a retroactive pre-check (expired context, fail-open pass).
+    query: str = field(default="", repr=False)
+    #: Why the call went through without a decision (`fail_open`), or None: it had one.
+    failed_open: str | None = None
+    checked_wall: float = field(default_factory=time.time)
+
+
+#: The decision of a call that passed on `fail_open`: AxonFlow gave none (no context).
+NO_DECISION = PreCheckDecision(
+    verdict=Verdict.ALLOW, context_id="", decision_id=None, policies=(), block_reason=None
+)
 
 
 class CallStateStore:
@@ -95,9 +106,30 @@ class CallStateStore:
             would_have_blocked=would_have_blocked,
             approval_id=approval_id,
             redacted=redacted,
+            query=request.query,
         )
         if keep:
             self.put(data, state)
+        return state
+
+    def remember_failed_open(
+        self, data: MutableMapping[str, Any], *, request: GovernedRequest, reason: str
+    ) -> CallState:
+        """A call `fail_open` let through: kept so its post-call hook records it, to be
+        pre-checked and audited after the fact (`audit._retroactive`)."""
+        state = CallState(
+            request_id=self.new_request_id(),
+            litellm_call_id=request.call_id,
+            call_type=request.call_type,
+            model=request.model,
+            route=request.route,
+            identity=request.identity,
+            decision=NO_DECISION,
+            enforcement=request.identity.enforcement_mode,
+            query=request.query,
+            failed_open=reason,
+        )
+        self.put(data, state)
         return state
 
     def put(self, data: MutableMapping[str, Any], state: CallState) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "WITHHELD_SUMMARY",
     "AuditRecord",
     "LLMCallAudit",
+    "Replay",
     "ToolCallAudit",
     "llm_call_audit",
     "stream_audit",
@@ -38,6 +39,28 @@ _SUMMARY_CHARS = 500
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Replay:
+    """What a new pre-check of the call needs: for a context that expired before its audit
+    was delivered, and for a call that passed on `fail_open` without any (`_retroactive`).
+
+    `user_token` is a secret: the outbox stores it sealed (`_sealing`), or not at all when it
+    is the guardrail's `default_user_token`."""
+
+    query: str = field(repr=False)
+    user_token: str = field(repr=False)
+    user_token_source: str
+    identity: Mapping[str, Any]
+    model: str
+    route: str | None
+    call_type: str
+    decision_id: str | None
+    checked_at: float
+    expires_at: float | None
+    failed_open: str | None
+    enforcement: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LLMCallAudit:
     call_id: str
     context_id: str
@@ -47,6 +70,7 @@ class LLMCallAudit:
     latency_ms: int
     response_summary: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    replay: Replay | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +113,9 @@ def llm_call_audit(
         metadata["input_redacted"] = True
     if estimated_usage is not None:
         metadata["usage_estimated"] = True
+    if state.failed_open is not None:
+        metadata["failed_open"] = True
+        metadata["failed_open_reason"] = state.failed_open
     return LLMCallAudit(
         call_id=state.litellm_call_id or state.request_id,
         context_id=state.decision.context_id,
@@ -98,6 +125,25 @@ def llm_call_audit(
         latency_ms=int((time.monotonic() - state.checked_at) * 1000),
         response_summary=text[:_SUMMARY_CHARS],
         metadata=metadata,
+        replay=_replay_of(state) if state.query else None,
+    )
+
+
+def _replay_of(state: CallState) -> Replay:
+    identity = state.identity
+    return Replay(
+        query=state.query,
+        user_token=identity.user_token,
+        user_token_source=identity.user_token_source,
+        identity={k: v for k, v in identity.context().items() if v is not None},
+        model=state.model,
+        route=state.route,
+        call_type=state.call_type,
+        decision_id=state.decision.decision_id,
+        checked_at=state.checked_wall,
+        expires_at=state.decision.expires_at,
+        failed_open=state.failed_open,
+        enforcement=state.enforcement,
     )
 
 

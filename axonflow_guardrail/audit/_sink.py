@@ -36,7 +36,11 @@ def _retryable(failure: AxonFlowFailure) -> bool:
 
 
 class AuditSink:
-    """A bounded queue of audit records and the tasks that deliver them."""
+    """A bounded queue of audit records and the tasks that deliver them (`audit_outbox:
+    memory`: lost on a crash or when a stop outlasts `flush_seconds`; see `_durable_sink`)."""
+
+    #: Calls that pass on `fail_open` are not recorded here (they have no context).
+    keeps_failed_open = False
 
     def __init__(
         self,
@@ -72,6 +76,13 @@ class AuditSink:
             self.submit(build())
         except Exception:
             log.exception("axonflow audit could not be built or queued; call_id=%s", call_id)
+
+    def has_room(self) -> bool:
+        return self._queue is None or not self._queue.full()
+
+    @staticmethod
+    async def settle(kept: object, *, call_id: str) -> None:
+        """Nothing to wait for: a memory queue keeps nothing beyond the process."""
 
     def submit(self, record: AuditRecord) -> bool:
         """Queue `record` for delivery. Never blocks, never raises."""

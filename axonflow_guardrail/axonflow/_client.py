@@ -52,6 +52,8 @@ class PreCheckDecision:
     decision_id: str | None
     policies: tuple[str, ...]
     block_reason: str | None
+    #: When AxonFlow stops accepting audits against `context_id` (epoch seconds), if it said.
+    expires_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,11 @@ def _verdict_of(result: Any) -> Verdict:
             return Verdict.NEEDS_APPROVAL
         return Verdict.DENY
     return Verdict.REDACT if result.requires_redaction else Verdict.ALLOW
+
+
+def _epoch(value: Any) -> float | None:
+    timestamp = getattr(value, "timestamp", None)
+    return float(timestamp()) if callable(timestamp) else None
 
 
 def _pep_handshake(*, declares_redaction: bool) -> PEPHandshake | None:
@@ -193,11 +200,13 @@ class AxonFlowClient:
                 gate.settled(permit)
 
     async def pre_check(
-        self, *, user_token: str, query: str, context: Mapping[str, Any]
+        self, *, user_token: str, query: str, context: Mapping[str, Any], gated: bool = True
     ) -> PreCheckDecision:
+        """`gated=False`: not behind the request path's breaker (the audit shipper has its
+        own, and must never take the request path's half-open probe)."""
         result = await self._call(
             lambda sdk: sdk.pre_check(user_token=user_token, query=query, context=dict(context)),
-            gate=self.breakers.pre_check,
+            gate=self.breakers.pre_check if gated else None,
         )
         return PreCheckDecision(
             verdict=_verdict_of(result),
@@ -205,6 +214,7 @@ class AxonFlowClient:
             decision_id=result.decision_id,
             policies=tuple(result.policies or ()),
             block_reason=result.block_reason,
+            expires_at=_epoch(result.expires_at),
         )
 
     async def mask_input(self, *, text: str, user_token: str, user_id: str | None) -> MaskResult:

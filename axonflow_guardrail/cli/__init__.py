@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from axonflow_guardrail.cli._dev_agent import add_dev_agent
+from axonflow_guardrail.cli._outbox import add_outbox
+from axonflow_guardrail.cli._ship_audits import add_ship_audits
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -34,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=version_text())
     subcommands = parser.add_subparsers(title="subcommands", metavar="COMMAND")
     add_dev_agent(subcommands)
+    add_ship_audits(subcommands)
+    add_outbox(subcommands)
     return parser
 
 

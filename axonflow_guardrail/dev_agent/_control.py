@@ -30,6 +30,7 @@ class ControlRoutes:
         router = app.router
         router.add_get(PREFIX + "/requests", self.requests)
         router.add_get(PREFIX + "/audits", self.audits)
+        router.add_get(PREFIX + "/audits/by-call", self.audits_by_call)
         router.add_get(PREFIX + "/policies", self.get_policies)
         router.add_put(PREFIX + "/policies", self.put_policies)
         router.add_get(PREFIX + "/faults", self.get_faults)
@@ -54,6 +55,9 @@ class ControlRoutes:
 
     async def audits(self, request: web.Request) -> web.Response:
         return json_response(self._state.audits.records())
+
+    async def audits_by_call(self, request: web.Request) -> web.Response:
+        return json_response(self._state.audits.count_by_call())
 
     async def get_policies(self, request: web.Request) -> web.Response:
         state = self._state

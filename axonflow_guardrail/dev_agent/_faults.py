@@ -17,7 +17,7 @@ from aiohttp import web
 from ._http import ApiError, JsonObject, json_response
 
 _FIELDS = frozenset(
-    {"route", "status", "delay_s", "non_json", "drop", "malformed", "times", "body"}
+    {"route", "status", "delay_s", "non_json", "drop", "malformed", "times", "body", "after"}
 )
 _MAX_DELAY_S = 600.0
 
@@ -42,6 +42,9 @@ class Fault:
     malformed: bool = False
     times: int | None = None
     body: JsonObject | None = None
+    #: Applied after the handler ran: the request was processed (an audit stored), then the
+    #: answer is delayed, replaced or dropped: a "lost answer" the client must not trust.
+    after: bool = False
     hits: int = 0
 
     @property
@@ -59,6 +62,7 @@ class Fault:
             "malformed": self.malformed,
             "times": self.times,
             "body": self.body,
+            "after": self.after,
             "hits": self.hits,
         }
 
@@ -158,12 +162,16 @@ def parse_fault(payload: object) -> Fault:
     body = payload.get("body")
     if body is not None and not isinstance(body, dict):
         raise ApiError(400, "fault 'body' must be a JSON object or null")
+    after = payload.get("after", False)
+    if not isinstance(after, bool):
+        raise ApiError(400, "fault 'after' must be true or false")
     return Fault(
         route=route,
         status=status,
         delay_s=float(delay),
         times=times,
         body=body,
+        after=after,
         **flags,
     )
 
@@ -226,4 +234,6 @@ def describe(fault: Fault) -> str:
         parts.append("malformed")
     if fault.status is not None:
         parts.append(f"status={fault.status}")
+    if fault.after:
+        parts.append("after")
     return ",".join(parts) or "none"

@@ -22,7 +22,7 @@ from aiohttp import web
 from ._auth import decode_client_id
 from ._config import MAX_BODY_BYTES, AgentConfig
 from ._control import PREFIX, ControlRoutes
-from ._faults import describe
+from ._faults import Fault, describe
 from ._hitl_routes import HitlRoutes
 from ._http import (
     BODY_KEY,
@@ -101,6 +101,7 @@ async def _axonflow_request(
         raw, too_large = b"", True
     body = parse_json(raw)
     request[BODY_KEY] = body
+    fault = state.faults.take(path)
     state.requests.record(
         method=method,
         path=path,
@@ -111,9 +112,20 @@ async def _axonflow_request(
         raw=raw,
         auth_client_id=decode_client_id(auth_header),
         now=state.clock.now(),
+        fault=describe(fault) if fault is not None else None,
     )
 
-    fault = state.faults.take(path)
+    if fault is not None and fault.after:
+        handled = await _answer(
+            request,
+            _authenticated(state, handler, route, match_info, auth_header),
+            start=time.perf_counter_ns(),
+            route_key=route_key,
+            state=state,
+        )
+        return await _lose_answer(
+            fault, request, handled, method=method, route_key=route_key, state=state
+        )
     if fault is not None:
         if fault.delay_s:
             await asyncio.sleep(fault.delay_s)
@@ -137,14 +149,47 @@ async def _axonflow_request(
             state.stats.record(route_key, time.perf_counter_ns() - start)
         return response
 
+    authenticated = _authenticated(state, handler, route, match_info, auth_header)
+    return await _answer(request, authenticated, start=start, route_key=route_key, state=state)
+
+
+def _authenticated(
+    state: AgentState, handler: Handler, route: str | None, match_info: Any, auth: str | None
+) -> Handler:
     async def authenticated(req: web.Request) -> web.StreamResponse:
         if route is not None and route not in PUBLIC_ROUTES and match_info.http_exception is None:
-            req[CLIENT_KEY] = state.auth.authenticate(auth_header)
+            req[CLIENT_KEY] = state.auth.authenticate(auth)
         else:
-            req[CLIENT_KEY] = decode_client_id(auth_header) or "-"
+            req[CLIENT_KEY] = decode_client_id(auth) or "-"
         return await handler(req)
 
-    return await _answer(request, authenticated, start=start, route_key=route_key, state=state)
+    return authenticated
+
+
+async def _lose_answer(
+    fault: Fault,
+    request: web.Request,
+    handled: web.StreamResponse,
+    *,
+    method: str,
+    route_key: str | None,
+    state: AgentState,
+) -> web.StreamResponse:
+    """An `after` fault: the request was handled; now its answer is delayed, replaced or
+    dropped, as a network or a proxy in between can do."""
+    if fault.delay_s:
+        await asyncio.sleep(fault.delay_s)
+    if not fault.replaces_answer:
+        return handled
+    if route_key is not None:
+        state.stats.record_fault(route_key)
+    LOGGER.info("fault route=%s %s injected=%s", method, request.path, describe(fault))
+    if fault.drop:
+        transport = request.transport
+        if transport is not None:
+            transport.close()
+        return web.Response(status=204)
+    return fault.response()
 
 
 async def _answer(

@@ -108,6 +108,19 @@ class AuditLog:
     def records(self) -> list[JsonObject]:
         return [orjson.loads(record) for record in self._records]
 
+    def count_by_call(self) -> dict[str, int]:
+        """LLM-call audits per `metadata.litellm_call_id` (to find missing and duplicate
+        audits; a tool-call audit counts under `tool:<tool_name>`)."""
+        counts: dict[str, int] = {}
+        for record in self.records():
+            metadata = record.get("metadata")
+            call_id = metadata.get("litellm_call_id") if isinstance(metadata, dict) else None
+            if call_id is None and record.get("route") == "tool-call":
+                call_id = f"tool:{record.get('tool_name')}"
+            key = str(call_id)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def clear(self) -> None:
         self._records.clear()
 
@@ -134,6 +147,7 @@ class RequestLog:
         raw: bytes,
         auth_client_id: str | None,
         now: float,
+        fault: str | None = None,
     ) -> None:
         entry: JsonObject = {
             "seq": next(self._seq),
@@ -149,6 +163,8 @@ class RequestLog:
             "body_size": raw_size,
             "body": None,
         }
+        if fault is not None:
+            entry["fault"] = fault
         if raw_size > MAX_LOGGED_BODY_BYTES:
             entry["body_truncated"] = True
         elif body is INVALID_JSON:

@@ -65,7 +65,13 @@ def proxy(agent: DevAgent, model_call_log: Path) -> Iterator[Proxy]:
 
 
 def pre_checks(agent: DevAgent) -> list[dict[str, Any]]:
-    return [r for r in agent.requests() if r["path"] == "/api/policy/pre-check"]
+    """The request path's pre-checks (not the shipper's retroactive ones for fail-open
+    passes, which come later, off the request path)."""
+    return [
+        r
+        for r in agent.requests(path="/api/policy/pre-check")
+        if not (r["body"] or {}).get("context", {}).get("retroactive")
+    ]
 
 
 def test_allowed_call_is_audited_exactly_once(proxy: Proxy, agent: DevAgent) -> None:

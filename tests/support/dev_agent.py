@@ -161,6 +161,11 @@ class DevAgent:
         records: list[dict[str, Any]] = self._control("GET", "/__dev/audits")
         return [r for r in records if route is None or r["route"] == route]
 
+    def audits_by_call(self) -> dict[str, int]:
+        """LLM-call audits per `metadata.litellm_call_id` (`GET /__dev/audits/by-call`)."""
+        result: dict[str, int] = self._control("GET", "/__dev/audits/by-call")
+        return result
+
     def policies(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._control("GET", "/__dev/policies")["policies"]
         return result
@@ -172,7 +177,8 @@ class DevAgent:
     def set_fault(self, route: str, **fields: Any) -> None:
         """Inject a fault on `route` (a trailing `*` matches a prefix).
 
-        Fields: status, delay_s, non_json, drop, malformed, times, body (see docs/dev-agent.md).
+        Fields: status, delay_s, non_json, drop, malformed, times, body, after (the request is
+        handled first, then its answer is delayed, replaced or dropped; see docs/dev-agent.md).
         """
         self._control("PUT", "/__dev/faults", json={"route": route, **fields})
 

@@ -199,11 +199,16 @@ def start_proxy(
     env: Mapping[str, str] | None = None,
     startup_timeout_s: float = 120.0,
     workers: int = PROXY_WORKERS,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[Proxy]:
     """Start `litellm --config` on a free port and wait until it serves; always stopped."""
-    with start_proxies([config], env=env, startup_timeout_s=startup_timeout_s, workers=workers) as (
-        proxy,
-    ):
+    with start_proxies(
+        [config],
+        env=env,
+        startup_timeout_s=startup_timeout_s,
+        workers=workers,
+        extra_args=extra_args,
+    ) as (proxy,):
         yield proxy
 
 
@@ -214,8 +219,12 @@ def start_proxies(
     env: Mapping[str, str] | None = None,
     startup_timeout_s: float = 120.0,
     workers: int = PROXY_WORKERS,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[list[Proxy]]:
-    """Start one proxy per config at once (e.g. instances sharing one database); all stopped."""
+    """Start one proxy per config at once (e.g. instances sharing one database); all stopped.
+
+    Each proxy runs in its own temporary directory, which holds its default audit outbox.
+    """
     if workers > 1:
         # uvicorn kills a worker that has not answered its health ping within 5 s; importing
         # LiteLLM on a loaded 2-core machine takes longer (README "Deployment").
@@ -232,8 +241,9 @@ def start_proxies(
             port = free_port()
             process = ManagedProcess(
                 "litellm-proxy",
-                [*_proxy_argv(path, port), *worker_args],
+                [*_proxy_argv(path, port), *worker_args, *extra_args],
                 env={"LITELLM_MASTER_KEY": MASTER_KEY, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+                cwd=Path(tmp),
             )
             stack.enter_context(process)
             launched.append((process, port, path))

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from axonflow_guardrail.gates.approvals._gate import SPENT_KEY_PREFIX
 
+from axonflow_guardrail.gates.approvals._gate import SPENT_KEY_PREFIX
 from tests.e2e.conftest import details_of, eventually
 from tests.e2e.test_approvals import REVIEW, pending_id, reviewer, wire
 from tests.support.dev_agent import DevAgent, start_dev_agent
