@@ -58,6 +58,7 @@ from axonflow_guardrail.gates._unhooked_routes import (
     should_govern,
 )
 from axonflow_guardrail.gates.approvals import ApprovalGate
+from axonflow_guardrail.observe._prometheus import GuardrailMetrics
 from axonflow_guardrail.request._extracted import RequestNotCheckable
 from axonflow_guardrail.request._governed import route_of
 from axonflow_guardrail.request._identity import CallerIdentity, resolve_identity, scrub_user_tokens
@@ -93,9 +94,11 @@ class AxonFlowGuardrail(CustomGuardrail):
         s, name = self.settings, str(self.guardrail_name)
         stop_retrying_missing_otel()
         install_log_scrub()
+        self.metrics = metrics = GuardrailMetrics(guardrail=name)
         self.breakers = Breakers.create(
             failure_threshold=s.breaker_failure_threshold,
             recovery_seconds=s.breaker_recovery_seconds,
+            events=metrics,
         )
         self.client = AxonFlowClient(
             endpoint=s.endpoint,
@@ -107,10 +110,11 @@ class AxonFlowGuardrail(CustomGuardrail):
             # field_redact@1 only when masked text really replaces the original: pre_call
             # (requests) or pre_mcp_call (tool arguments); during_call cannot rewrite.
             declares_redaction=s.redact_input and bool({"pre_call", "pre_mcp_call"} & modes),
+            events=metrics,
         )
         self.pre_checks = PreCheckGate(client=self.client, settings=s)
         self.masking = InputMasking(client=self.client, settings=s)
-        self.approvals = ApprovalGate(client=self.client, settings=s)
+        self.approvals = ApprovalGate(client=self.client, settings=s, events=metrics)
         self.tool_calls = ToolCallGate(client=self.client, settings=s, pre_checks=self.pre_checks)
         self.outputs = OutputGate(client=self.client, settings=s)
         self.unhooked_routes = UnhookedRouteGate(settings=s, pre_checks=self.pre_checks)
@@ -119,9 +123,10 @@ class AxonFlowGuardrail(CustomGuardrail):
             queue_size=s.audit_queue_size,
             concurrency=s.audit_concurrency,
             send_timeout_seconds=max(s.call_timeout_seconds, 10.0),
+            events=metrics,
         )
         self.calls = CallStateStore(key=f"{REQUEST_ID_KEY}:{name}")
-        self._recorder = GuardrailRecorder(self)
+        self._recorder = GuardrailRecorder(self, events=metrics)
         self._modes = modes
         # Audits and output checks run in post-call hooks: without post_call no hook would
         # ever take a call's state, so none is kept (and nothing is audited).
@@ -188,7 +193,7 @@ class AxonFlowGuardrail(CustomGuardrail):
             if isinstance(outcome, HTTPException):
                 recorded = Recorded.refused(outcome)
                 raise outcome from None
-            recorded = _failed_open(outcome)
+            recorded = Recorded.failed_open(outcome)
             return None
         finally:
             if recorded is not None:
@@ -223,14 +228,14 @@ class AxonFlowGuardrail(CustomGuardrail):
         )
         passed = self.pre_checks.admit(request)
         if passed is not None:
-            return _failed_open(passed), None
+            return Recorded.failed_open(passed), None
         granted = await self.approvals.resume(request, cache=cache)
         checked = await self.pre_checks.check(
             request, approval_id=granted.approval_id if granted else None
         )
         if isinstance(checked, FailOpenPass):
             await self.approvals.spend(granted, cache=cache, call_id=call_id)
-            return _failed_open(checked), None
+            return Recorded.failed_open(checked), None
         decision = checked.decision
         if decision.verdict is Verdict.NEEDS_APPROVAL and granted is None and request.enforcing:
             granted = await self.approvals.hold_for(request, decision)
@@ -265,7 +270,7 @@ class AxonFlowGuardrail(CustomGuardrail):
             can_rewrite=hook is GuardrailEventHooks.pre_mcp_call,
         )
         if isinstance(outcome, FailOpenPass):
-            return _failed_open(outcome), None
+            return Recorded.failed_open(outcome), None
         self.audits.submit_built(
             lambda: tool_call_audit(
                 call_id=call_id,
@@ -276,16 +281,13 @@ class AxonFlowGuardrail(CustomGuardrail):
                 duration_ms=outcome.duration_ms,
                 success=outcome.succeeded,
                 error_message=outcome.error_message,
+                traceparent=outcome.traceparent,
             ),
             call_id=call_id,
         )
         if outcome.refusal is not None:
             raise outcome.refusal
-        info: dict[str, Any] = {"decision_id": outcome.decision_id, "tool": outcome.tool}
-        if outcome.rewritten is not None:
-            info["input_redacted"] = True
-        status = "success" if outcome.allowed else "guardrail_flagged"
-        return Recorded(status, info), outcome.rewritten
+        return Recorded.tool_call(outcome), outcome.rewritten
 
     # ------------------------------------------------------------------ routes without hooks
 
@@ -394,10 +396,6 @@ class AxonFlowGuardrail(CustomGuardrail):
         )
 
 
-def _failed_open(passed: FailOpenPass) -> Recorded:
-    return Recorded.failed_open(reason=passed.reason, breaker_open=passed.breaker_open)
-
-
 def _tool_hook(hook: GuardrailEventHooks) -> GuardrailEventHooks:
     """LiteLLM calls the pre-call hooks for MCP tool calls; record them under the MCP mode."""
     if hook is GuardrailEventHooks.pre_call:
@@ -411,4 +409,5 @@ def _output_call(state: CallState) -> OutputCall:
         enforcement=state.enforcement,
         call_id=state.litellm_call_id,
         context_id=state.decision.context_id,
+        traceparent=state.traceparent,
     )

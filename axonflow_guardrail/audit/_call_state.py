@@ -43,6 +43,8 @@ class CallState:
     would_have_blocked: bool = False
     approval_id: str | None = None
     redacted: bool = False
+    #: The request's W3C traceparent, carried by its output check and audit.
+    traceparent: str | None = None
     checked_at: float = field(default_factory=time.monotonic)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -96,6 +98,7 @@ class CallStateStore:
             would_have_blocked=would_have_blocked,
             approval_id=approval_id,
             redacted=redacted,
+            traceparent=request.traceparent,
         )
         if keep:
             self.put(data, state)

@@ -47,12 +47,15 @@ class LLMCallAudit:
     latency_ms: int
     response_summary: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: The request's W3C traceparent, sent with the audit call (never in the record's body).
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolCallAudit:
     call_id: str
     request: AuditToolCallRequest
+    traceparent: str | None = None
 
 
 AuditRecord = LLMCallAudit | ToolCallAudit
@@ -98,6 +101,7 @@ def llm_call_audit(
         latency_ms=int((time.monotonic() - state.checked_at) * 1000),
         response_summary=text[:_SUMMARY_CHARS],
         metadata=metadata,
+        traceparent=state.traceparent,
     )
 
 
@@ -143,6 +147,7 @@ def tool_call_audit(
     duration_ms: int,
     success: bool,
     error_message: str | None,
+    traceparent: str | None = None,
 ) -> ToolCallAudit:
     """The record of one MCP tool call, with the arguments as the tool received them."""
     return ToolCallAudit(
@@ -158,6 +163,7 @@ def tool_call_audit(
             success=success,
             error_message=error_message,
         ),
+        traceparent=traceparent,
     )
 
 

@@ -36,6 +36,7 @@ from ._log import BANNER, LOGGER, setup_logging
 from ._policies import PolicyFileError, PolicySet, load_policies
 from ._routes import CoreRoutes
 from ._state import AgentState
+from ._trace import TRACEPARENT, incoming_trace_id
 
 #: The platform API generation the emulator answers like (reported by `/health`).
 PLATFORM_API_VERSION = "9.5.0"
@@ -144,7 +145,11 @@ async def _axonflow_request(
             req[CLIENT_KEY] = decode_client_id(auth_header) or "-"
         return await handler(req)
 
-    return await _answer(request, authenticated, start=start, route_key=route_key, state=state)
+    answer = await _answer(request, authenticated, start=start, route_key=route_key, state=state)
+    traceparent = request.headers.get(TRACEPARENT)
+    if traceparent and incoming_trace_id(traceparent):
+        answer.headers[TRACEPARENT] = traceparent  # echoed: the trace the call continued
+    return answer
 
 
 async def _answer(

@@ -850,7 +850,12 @@ class ScriptedGuardrail:
         )
 
     async def _pre_check(
-        self, *, user_token: str, query: str, context: dict[str, Any]
+        self,
+        *,
+        user_token: str,
+        query: str,
+        context: dict[str, Any],
+        traceparent: str | None = None,
     ) -> PreCheckDecision:
         self.pre_checks.append(dict(context))
         verdict = self.verdicts.pop(0)
