@@ -1,7 +1,8 @@
 """The request's W3C trace context, to be carried by every AxonFlow call made for it.
 
 Where it comes from, first found wins: the client's `traceparent` header (a gateway that
-forwards its trace context gets one trace from the client to AxonFlow's policy decision),
+forwards its trace context gets one trace from the client to AxonFlow's policy decision; on
+MCP tool calls LiteLLM passes the client's headers in the request metadata),
 else the span LiteLLM's OpenTelemetry integration opened for the request, else none (the
 guardrail never invents one). A header that is not a valid W3C `traceparent` is ignored: it is
 client text, and only a well-formed value may be forwarded to AxonFlow.
@@ -46,14 +47,27 @@ def valid_traceparent(value: object) -> str | None:
 
 def traceparent_of(data: Mapping[str, Any], auth: Any = None) -> str | None:
     """The traceparent to send with this request's AxonFlow calls, or None."""
-    header = valid_traceparent(request_headers(data).get(TRACEPARENT_HEADER))
-    if header is not None:
-        return header
+    for headers in _header_sources(data):
+        header = valid_traceparent(headers.get(TRACEPARENT_HEADER))
+        if header is not None:
+            return header
     for span in _spans(data, auth):
         traceparent = _from_span(span)
         if traceparent is not None:
             return traceparent
     return None
+
+
+def _header_sources(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The proxy's copy of the client's headers, then the copy in the request metadata (the
+    only one on MCP tool calls, whose request LiteLLM builds itself)."""
+    sources = [request_headers(data)]
+    for bucket_name in ("metadata", "litellm_metadata"):
+        bucket = data.get(bucket_name)
+        headers = bucket.get("headers") if isinstance(bucket, Mapping) else None
+        if isinstance(headers, Mapping):
+            sources.append({str(k).lower(): v for k, v in headers.items()})
+    return sources
 
 
 def _spans(data: Mapping[str, Any], auth: Any) -> list[Any]:

@@ -64,6 +64,11 @@ def test_litellms_otel_span_when_the_client_sent_none_or_garbage() -> None:
     assert traceparent_of(request(span=unsampled)) == f"00-{TRACE}-{PARENT}-00"
 
 
+def test_mcp_tool_calls_carry_the_clients_headers_in_metadata() -> None:
+    data: dict[str, Any] = {"metadata": {"headers": {"Traceparent": GOOD}}}
+    assert traceparent_of(data) == GOOD
+
+
 def test_the_span_on_the_auth_object() -> None:
     class Auth:
         parent_otel_span = span(int(TRACE, 16), int(PARENT, 16))
