@@ -118,8 +118,11 @@ def start_proxy(
     *,
     env: Mapping[str, str] | None = None,
     startup_timeout_s: float = 120.0,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[Proxy]:
-    """Start `litellm --config` on a free port and wait until it serves; always stopped."""
+    """Start `litellm --config` on a free port and wait until it serves; always stopped.
+
+    `extra_args` go to the `litellm` CLI as they are (e.g. `["--num_workers", "2"]`)."""
     with tempfile.TemporaryDirectory(prefix="litellm-test-") as tmp:
         path = write_config(config, Path(tmp))
         port = free_port()
@@ -133,6 +136,7 @@ def start_proxy(
                 "127.0.0.1",
                 "--port",
                 str(port),
+                *extra_args,
             ],
             env={"LITELLM_MASTER_KEY": MASTER_KEY, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
         )
