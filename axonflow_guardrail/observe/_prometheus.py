@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
@@ -31,6 +32,7 @@ BREAKER_STATE_VALUES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 POLICY_LABEL_LIMIT = 100
 OTHER_POLICY = "_other"
 _MAX_POLICY_CHARS = 128
+_MAX_CHILDREN = 1000
 #: AxonFlow calls: loopback answers take ~1 ms, a remote platform tens; the top buckets catch
 #: timeouts (`call_timeout_seconds`, 5 s by default).
 AXONFLOW_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -163,13 +165,24 @@ class GuardrailMetrics:
         self.guardrail = guardrail
         self._f = families if families is not None else default_families()
         self._backlog: Callable[[], AuditBacklog] | None = None
+        # Labelled children, looked up once: `labels()` costs more than the count itself.
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = metric.labels(self.guardrail, *labels)
+            if len(self._children) < _MAX_CHILDREN:
+                self._children[key] = child
+        return child
 
     # ------------------------------------------------------------------ decisions
 
     def decision(self, *, outcome: Outcome, policy: str) -> None:
         f = self._f
         try:
-            f.decisions.labels(self.guardrail, outcome.value, f.policy_label(policy)).inc()
+            self._child(f.decisions, outcome.value, f.policy_label(policy)).inc()
         except Exception:  # counting must never change what happens to a request
             log.debug("axonflow: decision metric failed", exc_info=True)
 
@@ -178,9 +191,9 @@ class GuardrailMetrics:
     def call_finished(self, *, function: str, seconds: float, failure: str | None) -> None:
         f = self._f
         try:
-            f.axonflow_seconds.labels(self.guardrail, function).observe(seconds)
+            self._child(f.axonflow_seconds, function).observe(seconds)
             if failure is not None:
-                f.axonflow_failures.labels(self.guardrail, function, failure).inc()
+                self._child(f.axonflow_failures, function, failure).inc()
         except Exception:
             log.debug("axonflow: call metric failed", exc_info=True)
 
@@ -198,17 +211,17 @@ class GuardrailMetrics:
     def hold_started(self) -> None:
         f = self._f
         try:
-            f.approvals.labels(self.guardrail, "held").inc()
-            f.approvals_waiting.labels(self.guardrail).inc()
+            self._child(f.approvals, "held").inc()
+            self._child(f.approvals_waiting).inc()
         except Exception:
             log.debug("axonflow: approval metric failed", exc_info=True)
 
     def hold_ended(self, *, outcome: str, seconds: float) -> None:
         f = self._f
         try:
-            f.approvals.labels(self.guardrail, outcome).inc()
-            f.approvals_waiting.labels(self.guardrail).dec()
-            f.hold_seconds.labels(self.guardrail, outcome).observe(seconds)
+            self._child(f.approvals, outcome).inc()
+            self._child(f.approvals_waiting).dec()
+            self._child(f.hold_seconds, outcome).observe(seconds)
         except Exception:
             log.debug("axonflow: approval metric failed", exc_info=True)
 
@@ -248,7 +261,7 @@ class GuardrailMetrics:
 
     def _audit(self, event: str, count: int = 1) -> None:
         try:
-            self._f.audits.labels(self.guardrail, event).inc(count)
+            self._child(self._f.audits, event).inc(count)
             if self._f.multiprocess:
                 self._sample_backlog()
         except Exception:

@@ -14,8 +14,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from axonflow_guardrail.request._identity import request_headers
-
 __all__ = ["TRACEPARENT_HEADER", "traceparent_of", "valid_traceparent"]
 
 TRACEPARENT_HEADER = "traceparent"
@@ -48,9 +46,11 @@ def valid_traceparent(value: object) -> str | None:
 def traceparent_of(data: Mapping[str, Any], auth: Any = None) -> str | None:
     """The traceparent to send with this request's AxonFlow calls, or None."""
     for headers in _header_sources(data):
-        header = valid_traceparent(headers.get(TRACEPARENT_HEADER))
-        if header is not None:
-            return header
+        for name, value in headers.items():
+            if isinstance(name, str) and name.lower() == TRACEPARENT_HEADER:
+                header = valid_traceparent(value)
+                if header is not None:
+                    return header
     for span in _spans(data, auth):
         traceparent = _from_span(span)
         if traceparent is not None:
@@ -58,15 +58,23 @@ def traceparent_of(data: Mapping[str, Any], auth: Any = None) -> str | None:
     return None
 
 
-def _header_sources(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The proxy's copy of the client's headers, then the copy in the request metadata (the
-    only one on MCP tool calls, whose request LiteLLM builds itself)."""
-    sources = [request_headers(data)]
+def _header_sources(data: Mapping[str, Any]) -> list[Mapping[Any, Any]]:
+    """Where the client's headers are (as `_identity.request_headers` reads them), then the
+    copy in the request metadata (the only one on MCP tool calls, whose request LiteLLM
+    builds itself). Scanned in place: copying every header of every request costs more."""
+    sources = []
+    secret = data.get("secret_fields")
+    psr = data.get("proxy_server_request")
+    for holder, key in ((secret, "raw_headers"), (psr, "headers")):
+        headers = holder.get(key) if isinstance(holder, Mapping) else None
+        if isinstance(headers, Mapping) and headers:
+            sources.append(headers)
+            break
     for bucket_name in ("metadata", "litellm_metadata"):
         bucket = data.get(bucket_name)
         headers = bucket.get("headers") if isinstance(bucket, Mapping) else None
         if isinstance(headers, Mapping):
-            sources.append({str(k).lower(): v for k, v in headers.items()})
+            sources.append(headers)
     return sources
 
 
