@@ -4,8 +4,9 @@ Before the model: **identify** the caller (`request._identity`), **read** the wh
 and refuse what cannot be checked (`gates._admission`), **admit** it past the pre-check's
 breaker, **decide** with AxonFlow (`gates._pre_check`), **hold** it for a reviewer when a
 policy asks (`gates.approvals`), **mask** what must not reach the model (`gates._masking`),
-**remember** what was decided (`audit._call_state`), and **record** the decision in LiteLLM's
-logging, once, whatever the path (`audit._litellm_record`).
+**remember** what was decided (`audit._call_state`), and **record** the decision once,
+whatever the path: LiteLLM's logging, the decisions metric, the applied-guardrails header
+(`audit._litellm_record`). Every room reports to the guardrail's metrics (`observe/`).
 
 After the model: **check the output** (`gates._output_check`, `gates._stream_gate`) and
 **audit** the call, off the response path (`audit._records`, `audit._sink`). MCP tool calls

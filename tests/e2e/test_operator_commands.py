@@ -124,6 +124,20 @@ def test_doctor_passes_a_good_config_read_as_litellm_reads_it(
     assert pre_check["body"]["context"] == {"source": "axonflow-guardrail-doctor"}
 
 
+def test_the_shipped_example_config_passes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    with start_dev_agent() as open_agent:  # any client id passes, as for `make run`
+        monkeypatch.setenv("AXONFLOW_ENDPOINT", open_agent.url)
+        monkeypatch.delenv("AXONFLOW_CLIENT_SECRET", raising=False)
+        example = Path(__file__).resolve().parents[2] / "litellm_config.example.yaml"
+        code, out, err = run("doctor", "--config", str(example), "--json", capsys=capsys)
+    assert code == 0, out + err
+    (report,) = json.loads(out)["guardrails"]
+    assert report["guardrail"] == "axonflow"
+    assert [c["status"] for c in report["checks"]] == ["ok"] * 5
+
+
 def test_doctor_finds_every_problem_it_can_detect(
     agent: DevAgent, community: DevAgent, tmp_path: Path
 ) -> None:
