@@ -28,6 +28,7 @@ from fastapi import HTTPException
 from litellm.integrations.custom_guardrail import CustomGuardrail
 from litellm.types.guardrails import GuardrailEventHooks
 
+from axonflow_guardrail._litellm_compat import check_litellm_release
 from axonflow_guardrail._settings import ConfigurationError
 from axonflow_guardrail._startup import (
     log_ready,
@@ -61,6 +62,7 @@ from axonflow_guardrail.gates._unhooked_routes import (
 from axonflow_guardrail.gates.approvals import ApprovalGate
 from axonflow_guardrail.observe._prometheus import GuardrailMetrics
 from axonflow_guardrail.request._extracted import RequestNotCheckable
+from axonflow_guardrail.request._floor import opt_out_overridden
 from axonflow_guardrail.request._governed import route_of
 from axonflow_guardrail.request._identity import CallerIdentity, resolve_identity, scrub_user_tokens
 from axonflow_guardrail.request._token_logs import install_log_scrub
@@ -94,6 +96,7 @@ class AxonFlowGuardrail(CustomGuardrail):
             raise ConfigurationError(f"axonflow guardrail: {exc}") from exc
         s, name = self.settings, str(self.guardrail_name)
         stop_retrying_missing_otel()
+        check_litellm_release(modes=sorted(modes))
         install_log_scrub()
         self.metrics = metrics = GuardrailMetrics(guardrail=name)
         self.breakers = Breakers.create(
@@ -136,6 +139,14 @@ class AxonFlowGuardrail(CustomGuardrail):
         if {"pre_call", "during_call"} & modes and install_route_guard(self):
             log_ungoverned_features(name)
         log_ready(name, s, modes)
+
+    def should_run_guardrail(self, data: Any, event_type: GuardrailEventHooks) -> bool:
+        """LiteLLM's decision, except that an enforcement floor overrides a non-exempt caller's
+        opt-out (`request._floor`)."""
+        if super().should_run_guardrail(data, event_type):
+            return True
+        kept = opt_out_overridden(self, data, self.settings)
+        return kept is not None and bool(super().should_run_guardrail(kept, event_type))
 
     # ------------------------------------------------------------------ before the model
 

@@ -24,6 +24,8 @@ EnforcementMode = Literal["enforce", "audit", "off"]
 ENFORCEMENT_MODES: tuple[EnforcementMode, ...] = ("enforce", "audit", "off")
 UnverifiablePolicy = Literal["refuse", "placeholder"]
 UNVERIFIABLE_POLICIES: tuple[UnverifiablePolicy, ...] = ("refuse", "placeholder")
+#: How strict each level is: a floor keeps a request at or above its own rank.
+ENFORCEMENT_RANK: Mapping[EnforcementMode, int] = {"off": 0, "audit": 1, "enforce": 2}
 
 # LiteLLM's usual names, accepted as aliases so the entry reads like any other guardrail's.
 _ALIASES: Mapping[str, str] = {"api_base": "endpoint", "api_key": "client_secret"}
@@ -66,6 +68,10 @@ class GuardrailSettings:
     unverifiable_content: UnverifiablePolicy = "refuse"
     #: A bug in the guardrail fails closed (503) unless this lets `fail_open` decide: a risk.
     fail_open_on_internal_error: bool = False
+    # The floor below which key or team metadata cannot take a request, and who may go lower.
+    min_enforcement_mode: EnforcementMode = "off"
+    enforcement_floor_exempt_teams: frozenset[str] = frozenset()
+    enforcement_floor_exempt_key_aliases: frozenset[str] = frozenset()
 
     @classmethod
     def field_names(cls) -> frozenset[str]:
@@ -151,11 +157,50 @@ class GuardrailSettings:
             v["extra_context"] = dict(extra)
         for key, choices in (
             ("enforcement_mode", ENFORCEMENT_MODES),
+            ("min_enforcement_mode", ENFORCEMENT_MODES),
             ("unverifiable_content", UNVERIFIABLE_POLICIES),
         ):
             if key in raw:
                 v[key] = _choice(raw, key, choices)
+        for key in ("enforcement_floor_exempt_teams", "enforcement_floor_exempt_key_aliases"):
+            if key in raw:
+                v[key] = _names(raw, key)
+        _check_floor(v)
         return cls(**v)
+
+
+def _names(raw: Mapping[str, Any], key: str) -> frozenset[str]:
+    """A list of team ids or key aliases (a comma-separated string from os.environ/NAME)."""
+    value = raw[key]
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(
+        isinstance(item, str) and item.strip() for item in items
+    ):
+        raise ConfigurationError(
+            f"axonflow guardrail: '{key}' must be a list of non-empty names, got {value!r}"
+        )
+    return frozenset(item.strip() for item in items)
+
+
+def _check_floor(v: Mapping[str, Any]) -> None:
+    """A floor the guardrail's own level breaks, or exemptions without a floor, are mistakes."""
+    floor: EnforcementMode = v.get("min_enforcement_mode", "off")
+    own: EnforcementMode = v.get("enforcement_mode", "enforce")
+    if ENFORCEMENT_RANK[own] < ENFORCEMENT_RANK[floor]:
+        raise ConfigurationError(
+            f"axonflow guardrail: 'enforcement_mode' {own!r} is below 'min_enforcement_mode' "
+            f"{floor!r}; raise it or lower the floor"
+        )
+    exempt = [
+        key
+        for key in ("enforcement_floor_exempt_teams", "enforcement_floor_exempt_key_aliases")
+        if v.get(key)
+    ]
+    if exempt and floor == "off":
+        raise ConfigurationError(
+            f"axonflow guardrail: {' and '.join(repr(k) for k in exempt)} exempt callers from a "
+            "floor, but 'min_enforcement_mode' is off (no floor); set it to audit or enforce"
+        )
 
 
 def _alias_partner(key: str) -> str:

@@ -11,6 +11,7 @@ weaken governance, and one fix of LiteLLM's own behaviour (`stop_retrying_missin
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import sys
 from collections.abc import Mapping
@@ -107,18 +108,29 @@ def log_ready(name: str, settings: GuardrailSettings, modes: frozenset[str]) -> 
 
 
 def stop_retrying_missing_otel() -> None:
-    """Make LiteLLM's optional OTel import fail once, not on every guardrail record.
+    """Make LiteLLM's optional OTel import fail once, not on every guardrail record, when
+    `opentelemetry-sdk` is not installed.
 
-    `add_standard_logging_guardrail_information_to_request_data` imports
-    `litellm.integrations.otel.logger` on every call (inside a try/except). Without
+    `add_standard_logging_guardrail_information_to_request_data` (and LiteLLM's auth path)
+    import `litellm.integrations.otel.logger` on every request, inside a try/except. Without
     `opentelemetry-sdk` (not part of `litellm[proxy]`) that import fails, and a failed import is
-    retried in full each time: ~0.2 ms per governed request. Recording the failure in
-    `sys.modules` makes later imports fail at once, which is what they did anyway.
+    retried in full each time. Recording the failure in `sys.modules` makes later imports fail at
+    once, which is what they did anyway. Only when the SDK is really absent
+    (`importlib.util.find_spec`): any other ImportError (a broken install, a missing transitive
+    dependency) must stay visible, not silently turn OTel off for the worker. The proper fix is
+    to install `opentelemetry-sdk` (the README's performance section; the Docker image does).
     """
     name = "litellm.integrations.otel.logger"
-    if name in sys.modules:
+    if name in sys.modules or _otel_sdk_installed():
         return
     try:
         importlib.import_module(name)
     except ImportError:
         sys.modules[name] = None  # type: ignore[assignment]
+
+
+def _otel_sdk_installed() -> bool:
+    try:
+        return importlib.util.find_spec("opentelemetry.sdk") is not None
+    except (ImportError, ValueError):  # the `opentelemetry` namespace itself is absent
+        return False

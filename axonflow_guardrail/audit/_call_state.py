@@ -19,8 +19,7 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from litellm.litellm_core_utils.core_helpers import get_or_create_metadata_bucket
-
+from axonflow_guardrail._litellm_compat import metadata_bucket
 from axonflow_guardrail.axonflow._client import PreCheckDecision
 from axonflow_guardrail.request._governed import GovernedRequest
 from axonflow_guardrail.request._identity import CallerIdentity
@@ -106,7 +105,7 @@ class CallStateStore:
 
     def put(self, data: MutableMapping[str, Any], state: CallState) -> None:
         """Keep `state` and stamp its id into the request's metadata (overwriting any forgery)."""
-        _, bucket = get_or_create_metadata_bucket(data)  # type: ignore[arg-type]
+        _, bucket = metadata_bucket(data)
         bucket[self._key] = state.request_id
         now = self._clock()
         self._states[state.request_id] = (now, state)

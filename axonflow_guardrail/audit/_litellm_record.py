@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fastapi import HTTPException
-from litellm.proxy.common_utils.callback_utils import add_guardrail_to_applied_guardrails_header
 
 from axonflow_guardrail._errors import ErrorCode
+from axonflow_guardrail._litellm_compat import metadata_bucket
 from axonflow_guardrail._log import log
 from axonflow_guardrail.audit._call_state import CallState
 from axonflow_guardrail.axonflow._client import PreCheckDecision, Verdict
@@ -181,6 +181,19 @@ def deciding_policy(policies: Any) -> str:
     return ""
 
 
+def name_applied_guardrail(data: dict[str, Any], name: str) -> None:
+    """LiteLLM's `add_guardrail_to_applied_guardrails_header`, on the metadata bucket every
+    supported release reads the header from (`_litellm_compat.metadata_bucket`): LiteLLM's own
+    helper wrote to `metadata` only before it had the bucket rule, and did nothing on routes
+    that keep their metadata in `litellm_metadata` (Responses, Messages)."""
+    _, bucket = metadata_bucket(data)
+    applied = bucket.get("applied_guardrails")
+    if not isinstance(applied, list):
+        applied = bucket["applied_guardrails"] = []
+    if name not in applied:
+        applied.append(name)
+
+
 class GuardrailRecorder:
     """Writes `Recorded` entries through the guardrail's LiteLLM base class, counts them, and
     names the guardrail in the applied-guardrails header."""
@@ -200,7 +213,7 @@ class GuardrailRecorder:
             if recorded.outcome is Outcome.FAIL_OPEN:
                 name += UNSCANNED_SUFFIX
             try:
-                add_guardrail_to_applied_guardrails_header(request_data=data, guardrail_name=name)
+                name_applied_guardrail(data, name)
             except Exception:
                 log.debug("axonflow: could not name the guardrail in the header", exc_info=True)
         try:

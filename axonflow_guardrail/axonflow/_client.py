@@ -150,6 +150,8 @@ class AxonFlowClient:
                 log.warning("axonflow: this SDK takes no trace hooks; calls carry no traceparent")
             install_lean_http_client(self._sdk)
             self._sdk_loop = loop
+            # One per worker process and loop: operators (and the workers test) can count them.
+            log.info("axonflow SDK client created: pid=%d", os.getpid())
         return self._sdk
 
     async def close(self) -> None:

@@ -35,8 +35,26 @@ def build_parser() -> argparse.ArgumentParser:
         prog="axonflow-guardrail",
         description="AxonFlow governance for the LiteLLM Proxy: tools.",
     )
+    parser.add_argument("--version", action="version", version=version_text())
     subcommands = parser.add_subparsers(title="subcommands", metavar="COMMAND")
     add_dev_agent(subcommands)
     add_doctor(subcommands)
     add_approvals(subcommands)
     return parser
+
+
+def version_text() -> str:
+    """This package's version and the LiteLLM and SDK it runs with, read from the installed
+    distributions' metadata (importing litellm would cost seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (
+        f"axonflow-guardrail {installed('axonflow-guardrail')} "
+        f"(litellm {installed('litellm')}, axonflow {installed('axonflow')})"
+    )

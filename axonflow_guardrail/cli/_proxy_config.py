@@ -7,8 +7,10 @@ parses each guardrail's `litellm_params` with its own model and passes the guard
 `guardrail_name`, `event_hook` (the mode), `default_on` and every other parameter that is not
 None. This module does the same with LiteLLM's own helpers (`resolve_includes`, `get_secret`,
 `holds_secret_pointer`, `LitellmParams`, `get_instance_fn`), so `doctor` validates the
-arguments the guardrail would really get. Importing litellm takes seconds: only the commands
-that read a config file import this module.
+arguments the guardrail would really get. Releases of the supported range that lack a helper
+(`resolve_includes`, `holds_secret_pointer` and `with_tolerated_stream_scope` are newer than
+1.100) get that release's own rule, done here. Importing litellm takes seconds: only the
+commands that read a config file import this module.
 """
 
 from __future__ import annotations
@@ -49,22 +51,10 @@ class GuardrailEntry:
 def load_proxy_config(path: Path) -> dict[str, Any]:
     """The config as LiteLLM resolves it; exports `environment_variables` into this process."""
     _offline_litellm()
-    from litellm.proxy.common_utils.config_includes import (
-        resolve_include_file_path,
-        resolve_includes,
-    )
-
     location = os.path.abspath(path)
     config = _read_yaml(Path(location))
-
-    async def read(included: str) -> Mapping[str, object]:
-        return _read_yaml(Path(included))
-
-    def resolve(include: str, declared_in: str) -> str:
-        return resolve_include_file_path(include, declared_in, location)
-
     try:
-        merged = asyncio.run(resolve_includes(config, location, resolve, read))
+        merged = _with_includes(config, location)
     except (OSError, ValueError) as exc:
         raise ProxyConfigError(str(exc)) from exc
     _export_environment_variables(merged)
@@ -86,13 +76,50 @@ def axonflow_entries(config: Mapping[str, Any], *, config_path: Path) -> list[Gu
     return entries
 
 
+def _with_includes(config: dict[str, Any], location: str) -> dict[str, Any]:
+    try:
+        from litellm.proxy.common_utils.config_includes import (
+            resolve_include_file_path,
+            resolve_includes,
+        )
+    except ImportError:  # releases before nested includes: one level, next to the config
+        return _with_includes_one_level(config, location)
+
+    async def read(included: str) -> Mapping[str, object]:
+        return _read_yaml(Path(included))
+
+    def resolve(include: str, declared_in: str) -> str:
+        return resolve_include_file_path(include, declared_in, location)
+
+    return asyncio.run(resolve_includes(config, location, resolve, read))
+
+
+def _with_includes_one_level(config: dict[str, Any], location: str) -> dict[str, Any]:
+    """`ProxyConfig._process_includes` of those releases: lists extended, the rest replaced."""
+    includes = config.pop("include", None)
+    if includes is None:
+        return config
+    if not isinstance(includes, list):
+        raise ValueError("'include' must be a list of file paths")
+    for include in includes:
+        included = Path(os.path.dirname(location)) / str(include)
+        if not included.exists():
+            raise FileNotFoundError(f"Included file not found: {included}")
+        for key, value in _read_yaml(included).items():
+            if isinstance(value, list) and isinstance(config.get(key), list):
+                config[key].extend(value)
+            else:
+                config[key] = value
+    return config
+
+
 def _entry(name: str, params: Mapping[str, Any]) -> GuardrailEntry:
-    from litellm.types.guardrails import LitellmParams, with_tolerated_stream_scope
+    from litellm.types.guardrails import LitellmParams
     from pydantic import ValidationError
 
     set_keys = frozenset(k for k, v in params.items() if v is not None)
     try:
-        parsed = LitellmParams(**with_tolerated_stream_scope(params))
+        parsed = LitellmParams(**_tolerated_stream_scope(params))
     except ValidationError as exc:
         # LiteLLM logs this and starts WITHOUT the guardrail (a ValueError at init). The
         # values stay out of the message: they may be secrets.
@@ -160,10 +187,25 @@ def _export_environment_variables(config: Mapping[str, Any]) -> None:
             os.environ[str(key)] = str(value)
 
 
+def _tolerated_stream_scope(params: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        from litellm.types.guardrails import with_tolerated_stream_scope
+    except ImportError:  # releases without `stream_scope`
+        return dict(params)
+    return with_tolerated_stream_scope(params)
+
+
+def _holds_secret_pointer(key: str) -> bool:
+    try:
+        from litellm.types.router import holds_secret_pointer
+    except ImportError:  # releases without federated-identity pointers: every value resolves
+        return False
+    return bool(holds_secret_pointer(key))
+
+
 def _resolved(value: Any, *, depth: int, key: str = "") -> Any:
     """`ProxyConfig._check_for_os_environ_vars`: mappings, and mappings inside lists."""
     from litellm.secret_managers.main import get_secret
-    from litellm.types.router import holds_secret_pointer
 
     if depth > _MAX_DEPTH:
         return value
@@ -174,7 +216,11 @@ def _resolved(value: Any, *, depth: int, key: str = "") -> Any:
             _resolved(item, depth=depth + 1) if isinstance(item, Mapping) else item
             for item in value
         ]
-    if isinstance(value, str) and value.startswith("os.environ/") and not holds_secret_pointer(key):
+    if (
+        isinstance(value, str)
+        and value.startswith("os.environ/")
+        and not _holds_secret_pointer(key)
+    ):
         return get_secret(value)
     return value
 

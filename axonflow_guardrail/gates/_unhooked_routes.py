@@ -79,6 +79,10 @@ UNHOOKED_ROUTES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
         ("bedrock_count_tokens", r"/bedrock/.*count[-_]tokens.*"),
     )
 )
+#: All of them in one pattern: every authenticated request pays one match, not twelve.
+_ANY_UNHOOKED: Final = re.compile(
+    "|".join(f"(?P<{name}>{pattern.pattern})" for name, pattern in UNHOOKED_ROUTES)
+)
 _MARK: Final = "_axonflow_route_guard"
 
 
@@ -99,12 +103,11 @@ def unhooked_route(method: str, path: str, query: Mapping[str, str]) -> str | No
     """The name of the unhooked route a request is on, or None (most requests)."""
     if method != "POST":
         return None
-    for name, pattern in UNHOOKED_ROUTES:
-        if pattern.fullmatch(path):
-            if name == "token_counter" and query.get("call_endpoint", "").lower() != "true":
-                return None  # counted locally: nothing reaches a provider
-            return name
-    return None
+    match = _ANY_UNHOOKED.fullmatch(path)
+    name = match.lastgroup if match is not None else None
+    if name == "token_counter" and query.get("call_endpoint", "").lower() != "true":
+        return None  # counted locally: nothing reaches a provider
+    return name
 
 
 class UnhookedRouteGate:

@@ -6,18 +6,29 @@ settings, and key or team metadata, which LiteLLM loads from its database or fro
 end-user token header, and only when the operator turns `allow_client_user_token` on (for
 deployments whose gateway forwards end-user JWTs).
 
+Key and team metadata are not only the operator's: LiteLLM lets a key's owner edit their own
+key's metadata, and a team admin their team's. `min_enforcement_mode` is the floor they cannot
+go below; only the team ids and key aliases the operator names in the guardrail's YAML can.
+
 User tokens are secrets: `scrub_user_tokens` takes them out of every copy of the request that
 LiteLLM hands to its logging callbacks and spend logs (see docs/enablement.md).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from axonflow_guardrail._log import log
-from axonflow_guardrail._settings import ENFORCEMENT_MODES, EnforcementMode, GuardrailSettings
+from axonflow_guardrail._settings import (
+    ENFORCEMENT_MODES,
+    ENFORCEMENT_RANK,
+    EnforcementMode,
+    GuardrailSettings,
+)
+from axonflow_guardrail.request._floor import floor_exempt, warn_below_floor
 
 __all__ = [
     "ENFORCEMENT_KEY",
@@ -33,6 +44,8 @@ USER_TOKEN_HEADER = "x-axonflow-user-token"
 ENFORCEMENT_KEY = "axonflow_enforcement_mode"
 USER_TOKEN_KEY = "axonflow_user_token"
 _REDACTED = "[redacted by axonflow guardrail]"
+_ENV_REFERENCE = "os.environ/"
+_ENV_TOKEN_PREFIX = "AXONFLOW_USER_TOKEN_"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,11 +213,31 @@ def resolve_identity(
             mode, mode_source = "enforce", f"{source}:invalid"
         break
 
+    user_id = _string(getattr(user_api_key_dict, "user_id", None))
+    team_id = _string(getattr(user_api_key_dict, "team_id", None))
+    key_alias = _string(getattr(user_api_key_dict, "key_alias", None))
+    api_key_hash = _string(getattr(user_api_key_dict, "api_key", None)) or _string(
+        getattr(user_api_key_dict, "token", None)
+    )
+    floor = settings.min_enforcement_mode
+    if ENFORCEMENT_RANK[mode] < ENFORCEMENT_RANK[floor] and not floor_exempt(
+        settings, team_id=team_id, key_alias=key_alias
+    ):
+        warn_below_floor(
+            who=api_key_hash or f"user:{user_id}|team:{team_id}",
+            key_alias=key_alias,
+            team_id=team_id,
+            requested=mode,
+            source=f"{mode_source} metadata",
+            floor=floor,
+        )
+        mode, mode_source = floor, "floor"
+
     token, token_source = settings.default_user_token, "default"
     for source, meta in (("key_metadata", key_meta), ("team_metadata", team_meta)):
         candidate = _string(meta.get(USER_TOKEN_KEY))
         if candidate is not None:
-            token, token_source = candidate, source
+            token, token_source = _dereferenced(candidate, source, settings)
             break
     else:
         if settings.allow_client_user_token:
@@ -217,12 +250,38 @@ def resolve_identity(
         user_token_source=token_source,
         enforcement_mode=mode,
         enforcement_source=mode_source,
-        user_id=_string(getattr(user_api_key_dict, "user_id", None)),
-        team_id=_string(getattr(user_api_key_dict, "team_id", None)),
-        key_alias=_string(getattr(user_api_key_dict, "key_alias", None)),
+        user_id=user_id,
+        team_id=team_id,
+        key_alias=key_alias,
         end_user_id=_string(getattr(user_api_key_dict, "end_user_id", None))
         or _string(data.get("user")),
         org_id=_string(getattr(user_api_key_dict, "org_id", None)),
-        api_key_hash=_string(getattr(user_api_key_dict, "api_key", None))
-        or _string(getattr(user_api_key_dict, "token", None)),
+        api_key_hash=api_key_hash,
     )
+
+
+def _dereferenced(value: str, source: str, settings: GuardrailSettings) -> tuple[str, str]:
+    """A metadata token, or the one its `os.environ/AXONFLOW_USER_TOKEN_*` reference names.
+
+    Key and team metadata are shown as stored to the key's holder and owner and to team
+    members (`/key/info`, the admin UI): a reference keeps the token itself out of the database.
+    Only variables named `AXONFLOW_USER_TOKEN_*` can be referenced: whoever can edit a key's
+    metadata must not be able to send the proxy's other secrets to AxonFlow. A reference to
+    another or an unset variable is a mistake: the default token is used and the mistake
+    logged (by name, never a value).
+    """
+    if not value.startswith(_ENV_REFERENCE):
+        return value, source
+    name = value[len(_ENV_REFERENCE) :]
+    resolved = _string(os.environ.get(name)) if name.startswith(_ENV_TOKEN_PREFIX) else None
+    if resolved is None:
+        log.warning(
+            "axonflow: %s %s names the environment variable %r, which is %s; using "
+            "default_user_token",
+            source,
+            USER_TOKEN_KEY,
+            name,
+            "not set" if name.startswith(_ENV_TOKEN_PREFIX) else f"not {_ENV_TOKEN_PREFIX}*",
+        )
+        return settings.default_user_token, f"{source}:unresolved"
+    return resolved, source

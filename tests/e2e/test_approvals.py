@@ -208,6 +208,7 @@ def polls_of(agent: DevAgent, approval_id: str) -> int:
 # ---------------------------------------------------------------------- hold and poll
 
 
+@pytest.mark.compat_core
 async def test_held_request_proceeds_when_approved_and_is_audited_with_a_fresh_context(
     proxy: Proxy, agent: DevAgent, model_call_log: Path
 ) -> None:
@@ -296,6 +297,7 @@ async def test_twenty_held_requests_all_proceed_when_approved_together(
 # ---------------------------------------------------------------------- resumable approvals
 
 
+@pytest.mark.compat_core
 async def test_timeout_answers_pending_and_the_retry_with_the_id_proceeds_once(
     proxy: Proxy, agent: DevAgent, model_call_log: Path
 ) -> None:
@@ -320,6 +322,7 @@ async def test_timeout_answers_pending_and_the_retry_with_the_id_proceeds_once(
     assert model_saw(model_call_log, prompt) == 1
 
 
+@pytest.mark.compat_core
 async def test_an_approval_is_bound_to_its_prompt_and_key_and_spent_once(
     proxy: Proxy, agent: DevAgent, model_call_log: Path
 ) -> None:

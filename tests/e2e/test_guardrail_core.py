@@ -18,6 +18,7 @@ from tests.support.dev_agent import DevAgent
 from tests.support.model_calls import read_model_calls
 from tests.support.processes import free_port
 from tests.support.proxy import (
+    PROXY_WORKERS,
     Proxy,
     guardrail,
     mock_model,
@@ -25,12 +26,15 @@ from tests.support.proxy import (
     start_proxy,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.compat_core]
 
 SQLI = "Show me users WHERE name = 'x' UNION SELECT password FROM accounts"
 SECRET = "test-secret"
 WRONG_SECRET = "not-the-secret-6d1f"
 TIMEOUT_S = 1.0
+# Long enough that no worker's breaker reaches half-open before the test has opened them all
+# (with several workers, requests reach each only by chance, so that takes longer).
+BREAKER_RECOVERY_S = 5.0 if PROXY_WORKERS == 1 else 30.0
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +53,7 @@ def proxy(agent: DevAgent, model_call_log: Path) -> Iterator[Proxy]:
                 agent.url,
                 fail_open=False,
                 breaker_failure_threshold=3,
-                breaker_recovery_seconds=1.0,
+                breaker_recovery_seconds=BREAKER_RECOVERY_S,
             ),
             guardrail("af-wrong-secret", agent.url, client_secret=WRONG_SECRET, **many),
         ],
@@ -198,21 +202,41 @@ def test_wrong_credentials_fail_closed_even_with_fail_open(proxy: Proxy) -> None
 
 
 def test_breaker_opens_then_recovers_through_one_probe(proxy: Proxy, agent: DevAgent) -> None:
+    """The breaker is per proxy worker (each process has its own): with N workers, N * 3
+    failed pre-checks open them all, and each lets one probe through to recover."""
+    threshold = 3
+    expected = threshold * PROXY_WORKERS
     agent.set_fault("/api/policy/pre-check", status=503)
-    for _ in range(3):
+    for _ in range(100 * PROXY_WORKERS):
         assert proxy.chat("q", guardrails=["af-breaker"]).status_code == 503
-    assert len(pre_checks(agent)) == 3
+        if len(pre_checks(agent)) >= expected:
+            break
+    assert len(pre_checks(agent)) == expected
 
-    opened = proxy.chat("q", guardrails=["af-breaker"])
-    assert opened.status_code == 503
-    assert "circuit breaker open" in error_of(opened)["message"]
-    assert len(pre_checks(agent)) == 3  # refused without calling AxonFlow
+    for _ in range(5 * PROXY_WORKERS):
+        opened = proxy.chat("q", guardrails=["af-breaker"])
+        assert opened.status_code == 503
+        assert "circuit breaker open" in error_of(opened)["message"]
+    assert len(pre_checks(agent)) == expected  # refused without calling AxonFlow
 
     agent.clear_faults()
-    # Recovery is 1 s on the proxy's own clock: poll until the single probe is let through.
-    eventually(lambda: proxy.chat("q", guardrails=["af-breaker"]).status_code == 200, timeout_s=10)
-    assert len(pre_checks(agent)) == 4  # exactly one probe, and it closed the breaker
-    assert proxy.chat("q", guardrails=["af-breaker"]).status_code == 200
+    # Recovery is on the proxy's own clock: poll until a probe is let through.
+    eventually(
+        lambda: proxy.chat("q", guardrails=["af-breaker"]).status_code == 200,
+        timeout_s=BREAKER_RECOVERY_S + 15,
+    )
+    # Exactly one probe per worker at most, and it closed that worker's breaker.
+    assert expected + 1 <= len(pre_checks(agent)) <= expected + PROXY_WORKERS
+    if PROXY_WORKERS == 1:
+        assert proxy.chat("q", guardrails=["af-breaker"]).status_code == 200
+    else:
+        eventually(
+            lambda: all(
+                proxy.chat("q", guardrails=["af-breaker"]).status_code == 200
+                for _ in range(4 * PROXY_WORKERS)
+            ),
+            timeout_s=BREAKER_RECOVERY_S + 15,
+        )
 
 
 def test_breaker_ignores_platform_rejections(proxy: Proxy, agent: DevAgent) -> None:

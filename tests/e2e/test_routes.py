@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import eventually
+from tests.support import litellm_release as release
 from tests.support.dev_agent import DevAgent
 from tests.support.fake_llm import FakeLLM, fake_model
 from tests.support.proxy import Proxy, guardrail, start_proxy
@@ -77,8 +78,19 @@ def assert_refused(outcome: Outcome, route: str, code: str) -> None:
     assert outcome.error["message"]
     if route == "completions":
         assert "provider_specific_fields" not in outcome.error
+    elif route == "messages" and not release.ANTHROPIC_REFUSAL_ENVELOPE:
+        assert outcome.error["code"] == "400"  # older LiteLLM: OpenAI's envelope, message only
     else:
         assert outcome.error["code"] == code
+
+
+def no_audit(agent: DevAgent, call_id: str | None, route: str) -> bool:
+    """No audit for this refused call. Older LiteLLM sends no call id with a refused
+    /v1/completions call; the agent was reset for this test, so then no audit at all."""
+    if call_id is None and route == "completions":
+        assert not release.COMPLETIONS_REFUSALS_CARRY_CALL_ID
+        return agent.audits() == []
+    return audits_of(agent, call_id) == []
 
 
 def audits_of(agent: DevAgent, call_id: str | None) -> list[dict[str, Any]]:
@@ -113,6 +125,7 @@ def pre_check_queries(agent: DevAgent) -> list[str]:
 # ------------------------------------------------------------------ allowed calls
 
 
+@pytest.mark.compat_core
 @pytest.mark.parametrize("route", ROUTES)
 def test_allowed_call_is_answered_and_audited_once(
     proxy: Proxy, agent: DevAgent, llm: FakeLLM, route: str
@@ -135,17 +148,18 @@ def test_allowed_call_is_answered_and_audited_once(
 # ------------------------------------------------------------------ refused before the model
 
 
+@pytest.mark.compat_core
 @pytest.mark.parametrize("route", ROUTES)
 def test_sql_injection_is_refused_before_the_model(
     proxy: Proxy, agent: DevAgent, llm: FakeLLM, route: str
 ) -> None:
     outcome = send(proxy, route, model=model_for(route), user=SQLI)
     assert_refused(outcome, route, "policy_denied")
-    if route != "completions":
+    if route != "completions" and (route != "messages" or release.ANTHROPIC_REFUSAL_ENVELOPE):
         assert "sys_sqli_union_select" in outcome.error["policies"]
     assert "UNION SELECT" in outcome.error["message"]
     assert llm.requests() == []
-    assert audits_of(agent, outcome.call_id) == []  # nothing was called, nothing to audit
+    assert no_audit(agent, outcome.call_id, route)  # nothing was called, nothing to audit
 
 
 def test_messages_refusal_uses_anthropics_error_envelope(proxy: Proxy) -> None:

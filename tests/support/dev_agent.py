@@ -64,6 +64,7 @@ class DevAgent:
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         startup_timeout_s: float = 60.0,
+        command: Sequence[str] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.host = "127.0.0.1"
@@ -75,7 +76,8 @@ class DevAgent:
             args += ["--client", f"{client_id}:{secret}"]
         if policies_file is not None:
             args += ["--policies", str(policies_file)]
-        self.argv = [*_cli_argv(), *args, *extra_args]
+        # `command`: another installation's `axonflow-guardrail dev-agent` (the wheel test's).
+        self.argv = [*(command or _cli_argv()), *args, *extra_args]
         self.env = dict(env or {})
         self.startup_timeout_s = startup_timeout_s
         #: Seconds from launch to the first healthy `/health` of the last `start()`.
@@ -257,6 +259,7 @@ def start_dev_agent(
     port: int | None = None,
     env: Mapping[str, str] | None = None,
     startup_timeout_s: float = 60.0,
+    command: Sequence[str] | None = None,
 ) -> Iterator[DevAgent]:
     """Start a dev agent on a free loopback port; it is stopped when the block exits.
 
@@ -271,6 +274,7 @@ def start_dev_agent(
         extra_args=extra_args,
         env=env,
         startup_timeout_s=startup_timeout_s,
+        command=command,
     )
     try:
         agent.start()

@@ -16,7 +16,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+try:
+    from mcp.server.mcpserver import MCPServer
+
+    MCP_1X = False
+except ImportError:  # mcp 1.x, which older LiteLLM releases pin (make compat)
+    from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[assignment,no-redef]
+
+    MCP_1X = True
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -56,7 +63,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", type=Path, required=True)
     args = parser.parse_args()
-    build(args.log).run(transport="streamable-http", host="127.0.0.1", port=args.port)
+    server = build(args.log)
+    if not MCP_1X:
+        server.run(transport="streamable-http", host="127.0.0.1", port=args.port)
+    else:  # mcp 1.x reads the address from its settings
+        server.settings.host = "127.0.0.1"
+        server.settings.port = args.port
+        server.run(transport="streamable-http")
 
 
 if __name__ == "__main__":

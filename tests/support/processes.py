@@ -69,9 +69,15 @@ class ManagedProcess:
     def log_path(self) -> str:
         return self._log.name
 
-    def output(self) -> str:
+    def output(self, *, since: int = 0) -> str:
+        """What the process printed, from byte offset `since` (see `output_size`)."""
         with open(self._log.name, "rb") as fh:
+            fh.seek(since)
             return fh.read().decode("utf-8", "replace")
+
+    def output_size(self) -> int:
+        """How many bytes the process has printed so far (an offset for `output(since=...)`)."""
+        return os.path.getsize(self._log.name)
 
     def wait_http_ok(self, url: str, *, timeout_s: float = 60.0) -> None:
         """Wait until `url` answers 200, or fail with the process output."""

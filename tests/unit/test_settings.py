@@ -94,3 +94,60 @@ def test_secrets_are_not_in_repr() -> None:
 
 def test_zero_wait_means_do_not_hold() -> None:
     assert build(approval_max_wait_seconds=0).approval_max_wait_seconds == 0
+
+
+# ---------------------------------------------------------------- the enforcement floor
+
+
+def test_the_floor_is_off_by_default() -> None:
+    s = build()
+    assert s.min_enforcement_mode == "off"
+    assert s.enforcement_floor_exempt_teams == frozenset()
+    assert s.enforcement_floor_exempt_key_aliases == frozenset()
+
+
+def test_floor_and_exemptions_are_read() -> None:
+    s = build(
+        min_enforcement_mode="Audit",
+        enforcement_floor_exempt_teams=["team-research", " team-ops "],
+        enforcement_floor_exempt_key_aliases="batch-eval, red-team",  # from os.environ/NAME
+    )
+    assert s.min_enforcement_mode == "audit"
+    assert s.enforcement_floor_exempt_teams == {"team-research", "team-ops"}
+    assert s.enforcement_floor_exempt_key_aliases == {"batch-eval", "red-team"}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"min_enforcement_mode": "strict"}, "'min_enforcement_mode' must be one of"),
+        ({"min_enforcement_mode": ""}, "'min_enforcement_mode' is required"),
+        (
+            {"min_enforcement_mode": "audit", "enforcement_floor_exempt_teams": ["ok", ""]},
+            "'enforcement_floor_exempt_teams' must be a list of non-empty names",
+        ),
+        (
+            {"min_enforcement_mode": "audit", "enforcement_floor_exempt_key_aliases": {"a": 1}},
+            "'enforcement_floor_exempt_key_aliases' must be a list",
+        ),
+        # The guardrail's own level below its floor: one of the two is a mistake.
+        (
+            {"min_enforcement_mode": "enforce", "enforcement_mode": "audit"},
+            "'enforcement_mode' 'audit' is below 'min_enforcement_mode' 'enforce'",
+        ),
+        # Exemptions from a floor that does not exist: the operator thinks there is one.
+        (
+            {"enforcement_floor_exempt_teams": ["team-research"]},
+            "'min_enforcement_mode' is off",
+        ),
+        ({"min_enforcment_mode": "audit"}, "unknown setting 'min_enforcment_mode'"),
+    ],
+)
+def test_bad_floor_settings_stop_the_proxy(params: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        build(**params)
+
+
+def test_the_floor_may_equal_the_guardrail_level() -> None:
+    s = build(min_enforcement_mode="audit", enforcement_mode="audit")
+    assert (s.enforcement_mode, s.min_enforcement_mode) == ("audit", "audit")

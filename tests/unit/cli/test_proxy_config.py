@@ -109,3 +109,18 @@ def test_unreadable_files(tmp_path: Path) -> None:
     write(tmp_path / "inc.yaml", {"include": ["nowhere.yaml"]})
     with pytest.raises(ProxyConfigError, match=r"nowhere\.yaml"):
         load_proxy_config(tmp_path / "inc.yaml")
+
+
+def test_includes_on_releases_without_nested_includes(tmp_path: Path) -> None:
+    """LiteLLM before `config_includes`: one level, next to the config, lists extended."""
+    from axonflow_guardrail.cli._proxy_config import _with_includes_one_level
+
+    write(tmp_path / "more.yaml", {"guardrails": [{"guardrail_name": "b"}], "general": 2})
+    main = {"include": ["more.yaml"], "guardrails": [{"guardrail_name": "a"}], "general": 1}
+    merged = _with_includes_one_level(main, str(tmp_path / "main.yaml"))
+    assert merged == {
+        "guardrails": [{"guardrail_name": "a"}, {"guardrail_name": "b"}],
+        "general": 2,
+    }
+    with pytest.raises(FileNotFoundError):
+        _with_includes_one_level({"include": ["gone.yaml"]}, str(tmp_path / "main.yaml"))

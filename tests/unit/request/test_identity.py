@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from litellm.proxy._types import UserAPIKeyAuth
 
 from axonflow_guardrail._settings import GuardrailSettings
+from axonflow_guardrail.request._floor import floor_keeps_opted_out_caller, without_opt_out
 from axonflow_guardrail.request._identity import (
     USER_TOKEN_HEADER,
     request_headers,
@@ -354,3 +356,182 @@ def test_scrub_is_idempotent_and_tolerates_odd_shapes() -> None:
     assert data["litellm_metadata"][USER_TOKEN_HEADER] != "tok"
     assert data["proxy_server_request"]["headers"]["X-AXONFLOW-USER-TOKEN"] != "tok"
     scrub_user_tokens({})
+
+
+# ---------------------------------------------------------------- token references
+
+
+def test_a_token_reference_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What /key/info shows is the reference; AxonFlow gets the token."""
+    monkeypatch.setenv("AXONFLOW_USER_TOKEN_BILLING", "tok-from-env")
+    ref = {"axonflow_user_token": "os.environ/AXONFLOW_USER_TOKEN_BILLING"}
+    assert token(ref, TEAM_TOKEN) == ("tok-from-env", "key_metadata")
+    assert token({}, ref) == ("tok-from-env", "team_metadata")
+
+
+def test_an_unset_reference_uses_the_default_token(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("AXONFLOW_USER_TOKEN_GONE", raising=False)
+    ref = {"axonflow_user_token": "os.environ/AXONFLOW_USER_TOKEN_GONE"}
+    with caplog.at_level(logging.WARNING, logger="LiteLLM Proxy.axonflow"):
+        result = token(ref, TEAM_TOKEN, default_user_token="tok-default")
+    assert result == ("tok-default", "key_metadata:unresolved")
+    assert "AXONFLOW_USER_TOKEN_GONE" in caplog.text
+
+
+def test_only_axonflow_token_variables_can_be_referenced(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A key owner who can edit metadata must not send the proxy's secrets to AxonFlow."""
+    monkeypatch.setenv("LITELLM_MASTER_KEY", "sk-master-secret")
+    ref = {"axonflow_user_token": "os.environ/LITELLM_MASTER_KEY"}
+    with caplog.at_level(logging.WARNING, logger="LiteLLM Proxy.axonflow"):
+        result = token(ref, None, default_user_token="tok-default")
+    assert result == ("tok-default", "key_metadata:unresolved")
+    assert "sk-master-secret" not in caplog.text
+
+
+# ---------------------------------------------------------------- the enforcement floor
+
+OFF = {"axonflow_enforcement_mode": "off"}
+AUDIT = {"axonflow_enforcement_mode": "audit"}
+
+
+def floored(
+    key: dict[str, Any] | None,
+    team: dict[str, Any] | None = None,
+    *,
+    team_id: str = "t1",
+    key_alias: str = "alias-1",
+    api_key: str = "hashed-key",
+    **guardrail: Any,
+) -> tuple[str, str]:
+    identity = resolve_identity(
+        user_api_key_dict=Key(
+            metadata=key, team_metadata=team, team_id=team_id, key_alias=key_alias, api_key=api_key
+        ),
+        data={},
+        settings=settings(**guardrail),
+    )
+    return identity.enforcement_mode, identity.enforcement_source
+
+
+@pytest.mark.parametrize(
+    ("key", "team", "floor", "expected"),
+    [
+        (OFF, None, "audit", ("audit", "floor")),
+        ({}, OFF, "audit", ("audit", "floor")),
+        (AUDIT, None, "enforce", ("enforce", "floor")),
+        (OFF, None, "enforce", ("enforce", "floor")),
+        # At or above the floor: the metadata's level stands.
+        (AUDIT, None, "audit", ("audit", "key")),
+        ({"axonflow_enforcement_mode": "enforce"}, OFF, "audit", ("enforce", "key")),
+        ({}, None, "audit", ("enforce", "guardrail")),
+        # No floor: today's behaviour.
+        (OFF, None, "off", ("off", "key")),
+    ],
+)
+def test_metadata_cannot_go_below_the_floor(
+    key: dict[str, Any], team: dict[str, Any] | None, floor: str, expected: tuple[str, str]
+) -> None:
+    assert floored(key, team, min_enforcement_mode=floor) == expected
+
+
+def test_exempt_teams_and_key_aliases_may_go_lower() -> None:
+    floor = {
+        "min_enforcement_mode": "enforce",
+        "enforcement_floor_exempt_teams": ["team-research"],
+        "enforcement_floor_exempt_key_aliases": ["batch-eval"],
+    }
+    assert floored(OFF, team_id="team-research", **floor) == ("off", "key")
+    assert floored({}, AUDIT, team_id="team-research", **floor) == ("audit", "team")
+    assert floored(OFF, key_alias="batch-eval", **floor) == ("off", "key")
+    # Only the exact names: a look-alike alias or another team is held at the floor.
+    assert floored(OFF, key_alias="batch-eval-2", **floor) == ("enforce", "floor")
+    assert floored(OFF, team_id="team-research-x", **floor) == ("enforce", "floor")
+
+
+def test_an_unrecognised_value_still_enforces_under_a_floor() -> None:
+    typo = {"axonflow_enforcement_mode": "of"}
+    assert floored(typo, min_enforcement_mode="audit") == ("enforce", "key:invalid")
+
+
+def test_going_below_the_floor_is_logged_once_per_key(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="LiteLLM Proxy.axonflow"):
+        for _ in range(3):
+            floored(OFF, api_key="hash-once-a", key_alias="once-a", min_enforcement_mode="audit")
+        floored(OFF, api_key="hash-once-b", key_alias="once-b", min_enforcement_mode="audit")
+    lines = [r.getMessage() for r in caplog.records if "min_enforcement_mode" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert "once-a" in lines[0]
+    assert "'off'" in lines[0]
+    assert "'audit'" in lines[0]
+    assert "once-b" in lines[1]
+
+
+def stamped(team_id: str | None, alias: str | None, opted_out: list[str]) -> dict[str, Any]:
+    """Request data as the proxy stamps it for a key whose metadata opts out."""
+    return {
+        "metadata": {
+            "user_api_key_team_id": team_id,
+            "user_api_key_alias": alias,
+            "user_api_key_hash": f"hash-{alias}",
+            "user_api_key_metadata": {"opted_out_global_guardrails": opted_out, "x": 1},
+            "user_api_key_team_metadata": {"opted_out_global_guardrails": opted_out},
+        }
+    }
+
+
+def test_the_floor_overrides_opt_outs_except_for_exempt_callers() -> None:
+    floor = settings(
+        min_enforcement_mode="audit",
+        enforcement_floor_exempt_teams=["team-research"],
+        enforcement_floor_exempt_key_aliases=["batch-eval"],
+    )
+    assert floor_keeps_opted_out_caller(stamped("t1", "k1", ["axonflow"]), floor) is True
+    assert floor_keeps_opted_out_caller(stamped("team-research", "k1", []), floor) is False
+    assert floor_keeps_opted_out_caller(stamped("t1", "batch-eval", []), floor) is False
+    # Stamped under litellm_metadata on some routes.
+    data = {"litellm_metadata": stamped("team-research", "k2", [])["metadata"]}
+    assert floor_keeps_opted_out_caller(data, floor) is False
+    assert floor_keeps_opted_out_caller(stamped("t1", "k1", []), settings()) is False
+
+
+def test_without_opt_out_removes_only_this_guardrail_and_changes_nothing() -> None:
+    data = stamped("t1", "k1", ["axonflow", "other"])
+    before = copy.deepcopy(data)
+    view = without_opt_out(data, "axonflow")
+    assert data == before
+    meta = view["metadata"]
+    assert meta["user_api_key_metadata"] == {"opted_out_global_guardrails": ["other"], "x": 1}
+    assert meta["user_api_key_team_metadata"] == {"opted_out_global_guardrails": ["other"]}
+
+
+def test_litellm_runs_a_default_on_guardrail_despite_a_non_exempt_opt_out() -> None:
+    from litellm.types.guardrails import GuardrailEventHooks
+
+    from axonflow_guardrail import AxonFlowGuardrail
+
+    def guard(**floor: Any) -> AxonFlowGuardrail:
+        return AxonFlowGuardrail(
+            guardrail_name="axonflow",
+            event_hook=["pre_call", "post_call"],
+            default_on=True,
+            endpoint="http://127.0.0.1:9",
+            client_id="c",
+            **floor,
+        )
+
+    pre = GuardrailEventHooks.pre_call
+    floored_guard = guard(min_enforcement_mode="audit", enforcement_floor_exempt_teams=["t-x"])
+    no_floor = guard()
+    opted_out = stamped("t1", "k1", ["axonflow"])
+    assert no_floor.should_run_guardrail(opted_out, pre) is False  # LiteLLM's own opt-out
+    assert floored_guard.should_run_guardrail(opted_out, pre) is True
+    assert floored_guard.should_run_guardrail(stamped("t-x", "k1", ["axonflow"]), pre) is False
+    # Another guardrail's opt-out is not ours to override; proxy admins' switch is honoured.
+    assert floored_guard.should_run_guardrail(stamped("t1", "k1", ["other"]), pre) is True
+    admin_off = stamped("t1", "k1", [])
+    admin_off["metadata"]["user_api_key_metadata"]["disable_global_guardrails"] = True
+    assert floored_guard.should_run_guardrail(admin_off, pre) is False
