@@ -4,8 +4,9 @@ Before the model: **identify** the caller (`request._identity`), **read** the wh
 and refuse what cannot be checked (`gates._admission`), **admit** it past the pre-check's
 breaker, **decide** with AxonFlow (`gates._pre_check`), **hold** it for a reviewer when a
 policy asks (`gates.approvals`), **mask** what must not reach the model (`gates._masking`),
-**remember** what was decided (`audit._call_state`), and **record** the decision in LiteLLM's
-logging, once, whatever the path (`audit._litellm_record`).
+**remember** what was decided (`audit._call_state`), and **record** the decision once,
+whatever the path: LiteLLM's logging, the decisions metric, the applied-guardrails header
+(`audit._litellm_record`). Every room reports to the guardrail's metrics (`observe/`).
 
 After the model: **check the output** (`gates._output_check`, `gates._stream_gate`) and
 **audit** the call, off the response path (`audit._records`, `audit._sink`). MCP tool calls
@@ -60,6 +61,7 @@ from axonflow_guardrail.gates._unhooked_routes import (
     should_govern,
 )
 from axonflow_guardrail.gates.approvals import ApprovalGate
+from axonflow_guardrail.observe._prometheus import GuardrailMetrics
 from axonflow_guardrail.request._extracted import RequestNotCheckable
 from axonflow_guardrail.request._floor import opt_out_overridden
 from axonflow_guardrail.request._governed import GovernedRequest, route_of
@@ -97,9 +99,11 @@ class AxonFlowGuardrail(CustomGuardrail):
         stop_retrying_missing_otel()
         check_litellm_release(modes=sorted(modes))
         install_log_scrub()
+        self.metrics = metrics = GuardrailMetrics(guardrail=name)
         self.breakers = Breakers.create(
             failure_threshold=s.breaker_failure_threshold,
             recovery_seconds=s.breaker_recovery_seconds,
+            events=metrics,
         )
         self.client = AxonFlowClient(
             endpoint=s.endpoint,
@@ -111,16 +115,17 @@ class AxonFlowGuardrail(CustomGuardrail):
             # field_redact@1 only when masked text really replaces the original: pre_call
             # (requests) or pre_mcp_call (tool arguments); during_call cannot rewrite.
             declares_redaction=s.redact_input and bool({"pre_call", "pre_mcp_call"} & modes),
+            events=metrics,
         )
         self.pre_checks = PreCheckGate(client=self.client, settings=s)
         self.masking = InputMasking(client=self.client, settings=s)
-        self.approvals = ApprovalGate(client=self.client, settings=s)
+        self.approvals = ApprovalGate(client=self.client, settings=s, events=metrics)
         self.tool_calls = ToolCallGate(client=self.client, settings=s, pre_checks=self.pre_checks)
         self.outputs = OutputGate(client=self.client, settings=s)
         self.unhooked_routes = UnhookedRouteGate(settings=s, pre_checks=self.pre_checks)
-        self.audits = build_audit_sink(s, client=self.client, channel=name)
+        self.audits = build_audit_sink(s, client=self.client, channel=name, events=metrics)
         self.calls = CallStateStore(key=f"{REQUEST_ID_KEY}:{name}")
-        self._recorder = GuardrailRecorder(self)
+        self._recorder = GuardrailRecorder(self, events=metrics)
         self._modes = modes
         # Audits and output checks run in post-call hooks: without post_call no hook would
         # ever take a call's state, so none is kept (and nothing is audited).
@@ -195,7 +200,7 @@ class AxonFlowGuardrail(CustomGuardrail):
             if isinstance(outcome, HTTPException):
                 recorded = Recorded.refused(outcome)
                 raise outcome from None
-            recorded = _failed_open(outcome)
+            recorded = Recorded.failed_open(outcome)
             return None
         finally:
             if recorded is not None:
@@ -273,7 +278,7 @@ class AxonFlowGuardrail(CustomGuardrail):
             can_rewrite=hook is GuardrailEventHooks.pre_mcp_call,
         )
         if isinstance(outcome, FailOpenPass):
-            return _failed_open(outcome), None
+            return Recorded.failed_open(outcome), None
         kept = self.audits.submit_built(
             lambda: tool_call_audit(
                 call_id=call_id,
@@ -284,17 +289,14 @@ class AxonFlowGuardrail(CustomGuardrail):
                 duration_ms=outcome.duration_ms,
                 success=outcome.succeeded,
                 error_message=outcome.error_message,
+                traceparent=outcome.traceparent,
             ),
             call_id=call_id,
         )
         await self.audits.settle(kept, call_id=call_id)
         if outcome.refusal is not None:
             raise outcome.refusal
-        info: dict[str, Any] = {"decision_id": outcome.decision_id, "tool": outcome.tool}
-        if outcome.rewritten is not None:
-            info["input_redacted"] = True
-        status = "success" if outcome.allowed else "guardrail_flagged"
-        return Recorded(status, info), outcome.rewritten
+        return Recorded.tool_call(outcome), outcome.rewritten
 
     # ------------------------------------------------------------------ routes without hooks
 
@@ -429,11 +431,7 @@ class AxonFlowGuardrail(CustomGuardrail):
         the fact, when the outbox is durable."""
         if self._keeps_call_state and self.audits.keeps_failed_open:
             self.calls.remember_failed_open(data, request=request, reason=passed.reason)
-        return _failed_open(passed)
-
-
-def _failed_open(passed: FailOpenPass) -> Recorded:
-    return Recorded.failed_open(reason=passed.reason, breaker_open=passed.breaker_open)
+        return Recorded.failed_open(passed)
 
 
 def _tool_hook(hook: GuardrailEventHooks) -> GuardrailEventHooks:
@@ -449,4 +447,5 @@ def _output_call(state: CallState) -> OutputCall:
         enforcement=state.enforcement,
         call_id=state.litellm_call_id,
         context_id=state.decision.context_id,
+        traceparent=state.traceparent,
     )

@@ -25,6 +25,7 @@ from axonflow_guardrail._settings import ConfigurationError, GuardrailSettings
 
 __all__ = [
     "BASE_INIT_PARAMS",
+    "check_configuration",
     "log_ready",
     "read_configuration",
     "stop_retrying_missing_otel",
@@ -65,6 +66,17 @@ def read_configuration(
             f"use any of {sorted(supported)}"
         )
     return settings, frozenset(modes), {k: v for k, v in kwargs.items() if k in BASE_INIT_PARAMS}
+
+
+def check_configuration(kwargs: Mapping[str, Any]) -> tuple[GuardrailSettings, frozenset[str]]:
+    """Everything building the guardrail from `kwargs` checks, without building it (for
+    `axonflow-guardrail doctor`). Raises `ConfigurationError`."""
+    settings, modes, base_kwargs = read_configuration(kwargs)
+    try:
+        CustomGuardrail(**base_kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"axonflow guardrail: {exc}") from exc
+    return settings, modes
 
 
 def warn_about_modes(name: str, modes: frozenset[str], settings: GuardrailSettings) -> None:

@@ -2,9 +2,10 @@
 
 The pre-check's findings kept until the call is audited, exactly once (`_call_state`); the
 audit records built from a call (`_records`); their delivery to AxonFlow off the response path
-(`_sink`); and the decision recorded in LiteLLM's own guardrail logging, in one place
-(`_litellm_record`).
+(`_sink`); where they wait, as `doctor` checks it (`_store_status`); and the decision recorded
+in one place (`_litellm_record`): LiteLLM's guardrail logging, the decisions metric and the
+applied-guardrails header.
 
-Imports `axonflow/` (to deliver), `request/` and `response/` (identity, text and usage), and
-the shared modules; never `gates/` or the hook module.
+Imports `axonflow/` (to deliver), `request/` and `response/` (identity, text and usage),
+`observe._events` (to report) and the shared modules; never `gates/` or the hook module.
 """

@@ -42,6 +42,8 @@ class CallState:
     would_have_blocked: bool = False
     approval_id: str | None = None
     redacted: bool = False
+    #: The request's W3C traceparent, carried by its output check and audit.
+    traceparent: str | None = None
     checked_at: float = field(default_factory=time.monotonic)
     extra: dict[str, Any] = field(default_factory=dict)
     #: The pre-check text, kept for a retroactive pre-check (expired context, fail-open pass).
@@ -107,6 +109,7 @@ class CallStateStore:
             approval_id=approval_id,
             redacted=redacted,
             query=request.query,
+            traceparent=request.traceparent,
         )
         if keep:
             self.put(data, state)

@@ -76,6 +76,8 @@ class EntryCodec:
                 doc["replay"] = self._replay_doc(record.replay)
         else:
             doc["tool"] = record.request.model_dump(mode="json")
+        if record.traceparent:
+            doc["trace"] = record.traceparent
         return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
 
     def _replay_doc(self, replay: Replay) -> dict[str, Any]:
@@ -125,9 +127,13 @@ class EntryCodec:
 
     def _record_of(self, doc: dict[str, Any], default_user_token: str) -> AuditRecord:
         call_id = str(doc["call"])
+        trace = doc.get("trace")
+        traceparent = trace if isinstance(trace, str) else None
         tool = doc.get("tool")
         if tool is not None:
-            return ToolCallAudit(call_id=call_id, request=AuditToolCallRequest(**tool))
+            return ToolCallAudit(
+                call_id=call_id, request=AuditToolCallRequest(**tool), traceparent=traceparent
+            )
         llm = doc["llm"]
         usage = llm["usage"]
         return LLMCallAudit(
@@ -140,6 +146,7 @@ class EntryCodec:
             response_summary=str(llm["summary"]),
             metadata=dict(llm["metadata"]),
             replay=self._replay_of(doc.get("replay"), default_user_token),
+            traceparent=traceparent,
         )
 
     def _replay_of(self, doc: Any, default_user_token: str) -> Replay | None:

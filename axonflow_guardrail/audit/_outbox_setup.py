@@ -31,6 +31,7 @@ from axonflow_guardrail.audit._shipper import Shipper
 from axonflow_guardrail.audit._sink import AuditSink
 from axonflow_guardrail.audit._sqlite_outbox import SqliteOutbox, new_owner_id
 from axonflow_guardrail.axonflow._client import AxonFlowClient
+from axonflow_guardrail.observe._events import NO_EVENTS, AuditEvents
 
 __all__ = ["REDIS_PREFIX", "build_audit_sink", "codec_for", "open_outbox", "shipper_for"]
 
@@ -91,7 +92,13 @@ def open_outbox(
         ) from None
 
 
-def shipper_for(settings: GuardrailSettings, *, outbox: Outbox, client: AxonFlowClient) -> Shipper:
+def shipper_for(
+    settings: GuardrailSettings,
+    *,
+    outbox: Outbox,
+    client: AxonFlowClient,
+    events: AuditEvents = NO_EVENTS,
+) -> Shipper:
     return Shipper(
         outbox=outbox,
         client=client,
@@ -102,11 +109,16 @@ def shipper_for(settings: GuardrailSettings, *, outbox: Outbox, client: AxonFlow
         breaker_failure_threshold=settings.breaker_failure_threshold,
         breaker_recovery_seconds=settings.breaker_recovery_seconds,
         sweep_seconds=min(1.0, settings.audit_outbox_lease_seconds / 4),
+        events=events,
     )
 
 
 def build_audit_sink(
-    settings: GuardrailSettings, *, client: AxonFlowClient, channel: str
+    settings: GuardrailSettings,
+    *,
+    client: AxonFlowClient,
+    channel: str,
+    events: AuditEvents = NO_EVENTS,
 ) -> AuditSink | DurableAuditSink:
     if settings.audit_outbox == "memory":
         return AuditSink(
@@ -114,12 +126,19 @@ def build_audit_sink(
             queue_size=settings.audit_queue_size,
             concurrency=settings.audit_concurrency,
             send_timeout_seconds=max(settings.call_timeout_seconds, 10.0),
+            events=events,
         )
     in_process = settings.audit_shipper == "in_process"
     outbox = open_outbox(settings, channel=channel, ships=in_process)
-    shipper = shipper_for(settings, outbox=outbox, client=client) if in_process else None
+    shipper = (
+        shipper_for(settings, outbox=outbox, client=client, events=events) if in_process else None
+    )
     return DurableAuditSink(
-        outbox=outbox, codec=codec_for(settings), shipper=shipper, on_close=client.close
+        outbox=outbox,
+        codec=codec_for(settings),
+        shipper=shipper,
+        on_close=client.close,
+        events=events,
     )
 
 

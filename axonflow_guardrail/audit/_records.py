@@ -71,12 +71,15 @@ class LLMCallAudit:
     response_summary: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
     replay: Replay | None = None
+    #: The request's W3C traceparent, sent with the audit call (never in the record's body).
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolCallAudit:
     call_id: str
     request: AuditToolCallRequest
+    traceparent: str | None = None
 
 
 AuditRecord = LLMCallAudit | ToolCallAudit
@@ -126,6 +129,7 @@ def llm_call_audit(
         response_summary=text[:_SUMMARY_CHARS],
         metadata=metadata,
         replay=_replay_of(state) if state.query else None,
+        traceparent=state.traceparent,
     )
 
 
@@ -189,6 +193,7 @@ def tool_call_audit(
     duration_ms: int,
     success: bool,
     error_message: str | None,
+    traceparent: str | None = None,
 ) -> ToolCallAudit:
     """The record of one MCP tool call, with the arguments as the tool received them."""
     return ToolCallAudit(
@@ -204,6 +209,7 @@ def tool_call_audit(
             success=success,
             error_message=error_message,
         ),
+        traceparent=traceparent,
     )
 
 

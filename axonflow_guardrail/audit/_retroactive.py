@@ -70,6 +70,7 @@ class Retroactive:
                 user_token=replay.user_token,
                 query=replay.query,
                 context=self._context(replay, call_id=record.call_id),
+                traceparent=record.traceparent,
                 gated=False,  # behind the shipper's own breaker
             )
         except Exception as failure:

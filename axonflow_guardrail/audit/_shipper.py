@@ -36,6 +36,7 @@ from axonflow_guardrail.axonflow._breakers import BreakerGate
 from axonflow_guardrail.axonflow._circuit_breaker import BreakerPermit, CircuitBreaker
 from axonflow_guardrail.axonflow._client import AxonFlowClient
 from axonflow_guardrail.axonflow._failures import AxonFlowFailure
+from axonflow_guardrail.observe._events import NO_EVENTS, AuditEvents
 
 __all__ = ["Shipper"]
 
@@ -80,11 +81,13 @@ class Shipper:
         breaker_recovery_seconds: float,
         sweep_seconds: float,
         capacity: int = 1024,
+        events: AuditEvents = NO_EVENTS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._outbox = outbox
         self._client = client
+        self._events = events
         self._retro = retroactive
         self._concurrency = concurrency
         self._timeout = send_timeout_seconds
@@ -231,8 +234,10 @@ class Shipper:
                 self._fresh.pop(entry.record_id, None)
                 self._outbox.delivered(entry)
                 self._outbox.count("delivered")
+                self._events.delivered()
                 return
             entry.attempts += 1
+            self._events.retried()
             await self._sleep(self._backoff(entry.attempts))
             if not failure.unsent:
                 self._outbox.count("resent_after_lost_answer")
@@ -259,6 +264,7 @@ class Shipper:
         )
         await self._outbox.dead_letter(entry, error)
         self._outbox.count("dead_lettered")
+        self._events.dead_lettered()
 
     # ------------------------------------------------------------------ one attempt
 
@@ -267,7 +273,9 @@ class Shipper:
         record = entry.record
         if not isinstance(record, LLMCallAudit):
             try:
-                await self._client.audit_tool_call(request=record.request, timeout=self._timeout)
+                await self._client.audit_tool_call(
+                    request=record.request, timeout=self._timeout, traceparent=record.traceparent
+                )
             except AxonFlowFailure as failure:
                 self._raise_if_permanent(failure)
                 raise
@@ -307,6 +315,7 @@ class Shipper:
             latency_ms=record.latency_ms,
             metadata=metadata,
             timeout=self._timeout,
+            traceparent=record.traceparent,
         )
 
     def _needs_fresh_context(self, record: LLMCallAudit) -> bool:

@@ -15,17 +15,25 @@ Nothing lost quietly: a full queue or a record that still fails after its retrie
 at ERROR with the call id. When the worker tasks are cancelled at shutdown (asyncio cancels
 every remaining task when the proxy's loop stops), the first one flushes what is queued,
 within `flush_seconds`, before the loop closes.
+
+Counted: every record is reported to an `AuditEvents` (metrics) as queued, then delivered or
+dropped (queue full, undeliverable after its retries, not flushed at shutdown), with each
+retry; the backlog gauges read `backlog()`. A durable outbox reports through the same
+interface (it adds `dead_lettered`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from axonflow_guardrail._log import log
 from axonflow_guardrail.audit._records import AuditRecord, LLMCallAudit
 from axonflow_guardrail.axonflow._client import AxonFlowClient
 from axonflow_guardrail.axonflow._failures import AxonFlowFailure, FailureKind
+from axonflow_guardrail.observe._events import NO_EVENTS, AuditBacklog, AuditDrop, AuditEvents
 
 __all__ = ["AuditSink"]
 
@@ -52,6 +60,8 @@ class AuditSink:
         retry_delays: Sequence[float] = (0.5, 2.0, 5.0),
         flush_seconds: float = 5.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        events: AuditEvents = NO_EVENTS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._queue_size = queue_size
@@ -61,11 +71,25 @@ class AuditSink:
         self._flush_seconds = flush_seconds
         self._sleep = sleep
         self._queue: asyncio.Queue[AuditRecord] | None = None
+        #: When each queued record was queued, oldest first (the queue is FIFO).
+        self._queued_at: deque[float] = deque()
         self._workers: list[asyncio.Task[None]] = []
         self._flushing = False
+        self._events = events
+        self._clock = clock
         self.sent = 0
         self.failed = 0
         self.dropped = 0
+        events.watch_backlog(self.backlog)
+
+    def backlog(self) -> AuditBacklog:
+        """Records waiting for a delivery task, and the wait of the oldest."""
+        queued_at = self._queued_at
+        if not queued_at:
+            return AuditBacklog(depth=0, oldest_age_seconds=None)
+        return AuditBacklog(
+            depth=len(queued_at), oldest_age_seconds=max(0.0, self._clock() - queued_at[0])
+        )
 
     def submit_built(self, build: Callable[[], AuditRecord], *, call_id: str) -> None:
         """Build a record and queue it; a failure to build is logged with the call id.
@@ -91,12 +115,15 @@ class AuditSink:
             queue.put_nowait(record)
         except asyncio.QueueFull:
             self.dropped += 1
+            self._events.dropped(reason=AuditDrop.QUEUE_FULL)
             log.error(
                 "axonflow audit dropped: queue full (%d records); call_id=%s",
                 self._queue_size,
                 record.call_id,
             )
             return False
+        self._queued_at.append(self._clock())
+        self._events.queued()
         return True
 
     async def drain(self) -> None:
@@ -107,6 +134,7 @@ class AuditSink:
     def _ensure_started(self) -> asyncio.Queue[AuditRecord]:
         if self._queue is None or not self._workers or all(w.done() for w in self._workers):
             self._queue = asyncio.Queue(maxsize=self._queue_size)
+            self._queued_at.clear()
             self._workers = [
                 asyncio.create_task(self._work(), name=f"axonflow-audit-{i}")
                 for i in range(self._concurrency)
@@ -119,6 +147,7 @@ class AuditSink:
         try:
             while True:
                 record = await queue.get()
+                self._taken()
                 try:
                     await self._deliver(record)
                 finally:
@@ -136,9 +165,12 @@ class AuditSink:
             async with asyncio.timeout(self._flush_seconds):
                 while not queue.empty():
                     record = queue.get_nowait()
+                    self._taken()
                     await self._deliver(record, retries=False)
                     queue.task_done()
         except TimeoutError:
+            if queue.qsize():
+                self._events.dropped(reason=AuditDrop.SHUTDOWN, count=queue.qsize())
             log.error(
                 "axonflow audit: %d record(s) not delivered at shutdown (flush took over %.1fs)",
                 queue.qsize(),
@@ -156,8 +188,10 @@ class AuditSink:
             except AxonFlowFailure as failure:
                 if attempt < len(delays) and _retryable(failure):
                     await self._sleep(delays[attempt])
+                    self._events.retried()
                     continue
                 self.failed += 1
+                self._events.dropped(reason=AuditDrop.UNDELIVERABLE)
                 log.error(
                     "axonflow audit failed: %s; call_id=%s (attempt %d)",
                     failure.reason,
@@ -167,10 +201,16 @@ class AuditSink:
                 return
             except Exception:  # a bug here must not kill the worker
                 self.failed += 1
+                self._events.dropped(reason=AuditDrop.UNDELIVERABLE)
                 log.exception("axonflow audit failed unexpectedly; call_id=%s", record.call_id)
                 return
             self.sent += 1
+            self._events.delivered()
             return
+
+    def _taken(self) -> None:
+        if self._queued_at:
+            self._queued_at.popleft()
 
     async def _send(self, record: AuditRecord) -> None:
         if isinstance(record, LLMCallAudit):
@@ -183,6 +223,11 @@ class AuditSink:
                 latency_ms=record.latency_ms,
                 metadata={**record.metadata, "litellm_call_id": record.call_id},
                 timeout=self._send_timeout,
+                traceparent=record.traceparent,
             )
         else:
-            await self._client.audit_tool_call(request=record.request, timeout=self._send_timeout)
+            await self._client.audit_tool_call(
+                request=record.request,
+                timeout=self._send_timeout,
+                traceparent=record.traceparent,
+            )

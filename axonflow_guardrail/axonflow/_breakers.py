@@ -13,6 +13,11 @@ them wait for the probe's outcome instead: a success closes the breaker and they
 their own calls; a failure reopens it and they take the fail mode, as they would have before.
 The wait is bounded by the caller's own deadline (`call_timeout_seconds`), so a probe that
 hangs costs the waiters no more than a pre-check may take.
+
+Transitions are observed here, from outside the pure state machine: the gate reads the
+breaker's state after each admission and each settled call (the only moments it can change)
+and reports a change to its `BreakerEvents` (metrics). An open breaker past its recovery time
+reads half-open only once a call takes the probe.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import asyncio
 from dataclasses import dataclass
 
 from axonflow_guardrail.axonflow._circuit_breaker import BreakerPermit, BreakerState, CircuitBreaker
+from axonflow_guardrail.observe._events import NO_EVENTS, BreakerEvents
 
 __all__ = ["BreakerGate", "Breakers"]
 
@@ -28,10 +34,15 @@ __all__ = ["BreakerGate", "Breakers"]
 class BreakerGate:
     """A `CircuitBreaker` and the waiters of its half-open probe (one event loop per worker)."""
 
-    def __init__(self, breaker: CircuitBreaker, *, name: str) -> None:
+    def __init__(
+        self, breaker: CircuitBreaker, *, name: str, events: BreakerEvents = NO_EVENTS
+    ) -> None:
         self.breaker = breaker
         self.name = name
         self._probe_done: asyncio.Event | None = None
+        self._events = events
+        self._seen = self._observed_state()
+        events.breaker_state(function=name, state=self._seen.value, previous=None)
 
     @property
     def state(self) -> BreakerState:
@@ -52,6 +63,7 @@ class BreakerGate:
             if permit is not None:
                 if permit.is_probe:
                     self._probe_done = asyncio.Event()
+                    self._observe()
                 return permit
             if not self.breaker.probe_in_flight or self._probe_done is None:
                 return None
@@ -59,9 +71,26 @@ class BreakerGate:
 
     def settled(self, permit: BreakerPermit) -> None:
         """Call once `permit` is settled: wakes the calls waiting on a probe's outcome."""
+        self._observe()
         if permit.is_probe and self._probe_done is not None:
             done, self._probe_done = self._probe_done, None
             done.set()
+
+    def _observed_state(self) -> BreakerState:
+        """What the breaker's last admission or outcome made it (an open breaker past its
+        recovery time is still open until a call takes the probe)."""
+        state = self.breaker.state
+        if state is BreakerState.HALF_OPEN and not self.breaker.probe_in_flight:
+            return BreakerState.OPEN
+        return state
+
+    def _observe(self) -> None:
+        state = self._observed_state()
+        if state is not self._seen:
+            previous, self._seen = self._seen, state
+            self._events.breaker_state(
+                function=self.name, state=state.value, previous=previous.value
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,12 +106,18 @@ class Breakers:
     check_output: BreakerGate
 
     @classmethod
-    def create(cls, *, failure_threshold: int, recovery_seconds: float) -> Breakers:
+    def create(
+        cls,
+        *,
+        failure_threshold: int,
+        recovery_seconds: float,
+        events: BreakerEvents = NO_EVENTS,
+    ) -> Breakers:
         def gate(name: str) -> BreakerGate:
             breaker = CircuitBreaker(
                 failure_threshold=failure_threshold, recovery_seconds=recovery_seconds
             )
-            return BreakerGate(breaker, name=name)
+            return BreakerGate(breaker, name=name, events=events)
 
         return cls(
             pre_check=gate("pre_check"),

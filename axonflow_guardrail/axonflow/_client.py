@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -26,6 +27,8 @@ from axonflow_guardrail._log import log
 from axonflow_guardrail.axonflow._breakers import BreakerGate, Breakers
 from axonflow_guardrail.axonflow._failures import AxonFlowFailure, FailureKind, classify_failure
 from axonflow_guardrail.axonflow._http_client import install_lean_http_client
+from axonflow_guardrail.axonflow._trace_headers import TracedCall, install_trace_hooks, traced
+from axonflow_guardrail.observe._events import NO_EVENTS, AxonFlowCallEvents
 
 __all__ = [
     "AxonFlowClient",
@@ -54,6 +57,8 @@ class PreCheckDecision:
     block_reason: str | None
     #: When AxonFlow stops accepting audits against `context_id` (epoch seconds), if it said.
     expires_at: float | None = None
+    #: AxonFlow's trace id for this decision (the client's trace, when it sent one).
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +122,7 @@ class AxonFlowClient:
         call_timeout_seconds: float,
         breakers: Breakers,
         declares_redaction: bool,
+        events: AxonFlowCallEvents = NO_EVENTS,
     ) -> None:
         self._endpoint = endpoint
         self._client_id = client_id
@@ -127,6 +133,7 @@ class AxonFlowClient:
         self._pep = _pep_handshake(declares_redaction=declares_redaction)
         self._sdk: axonflow.AxonFlow | None = None
         self._sdk_loop: asyncio.AbstractEventLoop | None = None
+        self._events = events
 
     @property
     def client_id(self) -> str:
@@ -146,6 +153,8 @@ class AxonFlowClient:
                 cache_enabled=False,
                 pep_handshake=self._pep,
             )
+            if not install_trace_hooks(self._sdk):
+                log.warning("axonflow: this SDK takes no trace hooks; calls carry no traceparent")
             install_lean_http_client(self._sdk)
             self._sdk_loop = loop
             # One per worker process and loop: operators (and the workers test) can count them.
@@ -161,14 +170,18 @@ class AxonFlowClient:
         self,
         call: Callable[[axonflow.AxonFlow], Awaitable[T]],
         *,
+        function: str,
         gate: BreakerGate | None,
         timeout: float | None = None,
+        trace: TracedCall | None = None,
     ) -> T:
-        """One SDK call, behind `gate`'s breaker, bounded by one deadline, failures classified.
+        """One SDK call, behind `gate`'s breaker, bounded by one deadline, failures classified,
+        timed and counted (`function` names it), carrying `trace`'s traceparent.
 
         The deadline covers the wait for a half-open probe's outcome as well as the call itself.
         """
         permit = None
+        started: float | None = None
         try:
             async with asyncio.timeout(timeout or self._timeout):
                 if gate is not None:
@@ -179,11 +192,15 @@ class AxonFlowClient:
                             f"circuit breaker open ({gate.name})",
                             breaker_open=True,
                         )
-                result = await call(self.sdk())
+                started = time.perf_counter()
+                with traced(trace):
+                    result = await call(self.sdk())
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             failure = classify_failure(exc)
+            if started is not None:
+                self._finished(function, started, failure.kind.value)
             if permit is not None:
                 if failure.kind is FailureKind.UNAVAILABLE:
                     permit.failure()
@@ -191,6 +208,7 @@ class AxonFlowClient:
                     permit.success()
             raise failure from exc
         else:
+            self._finished(function, started, None)
             if permit is not None:
                 permit.success()
             return result
@@ -199,14 +217,30 @@ class AxonFlowClient:
                 permit.release()  # no-op once settled; frees the probe slot on cancellation
                 gate.settled(permit)
 
+    def _finished(self, function: str, started: float | None, failure: str | None) -> None:
+        if started is not None:
+            self._events.call_finished(
+                function=function, seconds=time.perf_counter() - started, failure=failure
+            )
+
     async def pre_check(
-        self, *, user_token: str, query: str, context: Mapping[str, Any], gated: bool = True
+        self,
+        *,
+        user_token: str,
+        query: str,
+        context: Mapping[str, Any],
+        traceparent: str | None = None,
+        gated: bool = True,
     ) -> PreCheckDecision:
         """`gated=False`: not behind the request path's breaker (the audit shipper has its
-        own, and must never take the request path's half-open probe)."""
+        own, and must never take the request path's half-open probe); counted apart, as
+        `retroactive_pre_check`, so the request path's latency stays its own."""
+        trace = TracedCall(traceparent=traceparent, read_trace_id=True)
         result = await self._call(
             lambda sdk: sdk.pre_check(user_token=user_token, query=query, context=dict(context)),
+            function="pre_check" if gated else "retroactive_pre_check",
             gate=self.breakers.pre_check if gated else None,
+            trace=trace,
         )
         return PreCheckDecision(
             verdict=_verdict_of(result),
@@ -215,12 +249,20 @@ class AxonFlowClient:
             policies=tuple(result.policies or ()),
             block_reason=result.block_reason,
             expires_at=_epoch(result.expires_at),
+            trace_id=trace.trace_id,
         )
 
-    async def mask_input(self, *, text: str, user_token: str, user_id: str | None) -> MaskResult:
+    async def mask_input(
+        self, *, text: str, user_token: str, user_id: str | None, traceparent: str | None = None
+    ) -> MaskResult:
         """Engine-masked text for a prompt the pre-check flagged for redaction."""
         return await self._check_input(
-            "litellm", text, user_token=user_token, user_id=user_id, content_type="text/plain"
+            "litellm",
+            text,
+            user_token=user_token,
+            user_id=user_id,
+            content_type="text/plain",
+            traceparent=traceparent,
         )
 
     async def check_tool_input(
@@ -231,6 +273,7 @@ class AxonFlowClient:
         statement: str,
         user_token: str,
         user_id: str | None,
+        traceparent: str | None = None,
     ) -> MaskResult:
         """An MCP tool call, checked with the server's name as the connector type."""
         return await self._check_input(
@@ -239,6 +282,7 @@ class AxonFlowClient:
             user_token=user_token,
             user_id=user_id,
             tool=tool_name or None,
+            traceparent=traceparent,
         )
 
     async def _check_input(
@@ -250,6 +294,7 @@ class AxonFlowClient:
         user_id: str | None,
         content_type: str | None = None,
         tool: str | None = None,
+        traceparent: str | None = None,
     ) -> MaskResult:
         result = await self._call(
             lambda sdk: sdk.mcp_check_input(
@@ -262,7 +307,9 @@ class AxonFlowClient:
                 user_id=user_id,
                 user_token=user_token,
             ),
+            function="check_input",
             gate=self.breakers.check_input,
+            trace=TracedCall(traceparent=traceparent),
         )
         return MaskResult(
             allowed=result.allowed,
@@ -273,7 +320,7 @@ class AxonFlowClient:
         )
 
     async def check_output(
-        self, *, text: str, user_token: str, user_id: str | None
+        self, *, text: str, user_token: str, user_id: str | None, traceparent: str | None = None
     ) -> OutputDecision:
         result = await self._call(
             lambda sdk: sdk.mcp_check_output(
@@ -284,7 +331,9 @@ class AxonFlowClient:
                 user_id=user_id,
                 user_token=user_token,
             ),
+            function="check_output",
             gate=self.breakers.check_output,
+            trace=TracedCall(traceparent=traceparent),
         )
         masked = result.redacted_message
         if masked is None and isinstance(result.redacted_data, str):
@@ -307,6 +356,7 @@ class AxonFlowClient:
         latency_ms: int,
         metadata: Mapping[str, Any],
         timeout: float,
+        traceparent: str | None = None,
     ) -> str:
         prompt, completion, total = usage
         result = await self._call(
@@ -321,20 +371,32 @@ class AxonFlowClient:
                 latency_ms=latency_ms,
                 metadata=dict(metadata),
             ),
+            function="audit",
             gate=None,
             timeout=timeout,
+            trace=TracedCall(traceparent=traceparent),
         )
         return result.audit_id
 
-    async def audit_tool_call(self, *, request: AuditToolCallRequest, timeout: float) -> str:
+    async def audit_tool_call(
+        self, *, request: AuditToolCallRequest, timeout: float, traceparent: str | None = None
+    ) -> str:
         result = await self._call(
-            lambda sdk: sdk.audit_tool_call(request), gate=None, timeout=timeout
+            lambda sdk: sdk.audit_tool_call(request),
+            function="audit",
+            gate=None,
+            timeout=timeout,
+            trace=TracedCall(traceparent=traceparent),
         )
         return result.audit_id
 
     async def create_approval(self, *, request: HITLCreateInput) -> HITLApprovalRequest:
         # Approval traffic is counted apart from the breaker (see _approval_gate).
-        return await self._call(lambda sdk: sdk.create_hitl_request(request), gate=None)
+        return await self._call(
+            lambda sdk: sdk.create_hitl_request(request), function="approval", gate=None
+        )
 
     async def get_approval(self, *, approval_id: str) -> HITLApprovalRequest:
-        return await self._call(lambda sdk: sdk.get_hitl_request(approval_id), gate=None)
+        return await self._call(
+            lambda sdk: sdk.get_hitl_request(approval_id), function="approval", gate=None
+        )

@@ -1,8 +1,10 @@
 """The `axonflow-guardrail` command line.
 
-Each subcommand lives in its own module (`_dev_agent`, ...), which registers its parser and a
-handler returning the exit code. Subcommands import their implementation lazily: the dev agent
-must start in well under two seconds, so it never pays for importing litellm.
+Each subcommand lives in its own module (`_dev_agent`, `_doctor`, `_approvals`), which
+registers its parser and a handler returning the exit code (the codes: `_output`).
+Subcommands import their implementation lazily: the dev agent must start in well under two
+seconds and the approvals commands in about one, so neither pays for importing litellm; only
+what reads a proxy config does (`_proxy_config`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from axonflow_guardrail.cli._approvals import add_approvals
 from axonflow_guardrail.cli._dev_agent import add_dev_agent
+from axonflow_guardrail.cli._doctor import add_doctor
 from axonflow_guardrail.cli._outbox import add_outbox
 from axonflow_guardrail.cli._ship_audits import add_ship_audits
 
@@ -38,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_dev_agent(subcommands)
     add_ship_audits(subcommands)
     add_outbox(subcommands)
+    add_doctor(subcommands)
+    add_approvals(subcommands)
     return parser
 
 

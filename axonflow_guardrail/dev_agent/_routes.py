@@ -32,6 +32,7 @@ from ._http import (
 from ._log import log_debug_text, log_decision
 from ._policies import ALL_ACTIONS, BLOCK_AND_REDACT, SEVERITIES, Evaluation, Policy, PolicySet
 from ._state import AgentState
+from ._trace import TRACEPARENT, trace_id_for
 
 #: Content types check-input has a redaction detector for; others answer 415, as the platform.
 SUPPORTED_CONTENT_TYPES = frozenset({"text/plain", "application/json"})
@@ -146,6 +147,7 @@ class CoreRoutes:
             "expires_at": rfc3339(ctx.expires_at),
             "decision_id": str(uuid.uuid4()),
             "verdict": verdict,
+            "trace_id": trace_id_for(request.headers.get(TRACEPARENT)),
         }
         if block_reason is not None:
             payload["block_reason"] = block_reason

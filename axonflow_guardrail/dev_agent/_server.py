@@ -36,6 +36,7 @@ from ._log import BANNER, LOGGER, setup_logging
 from ._policies import PolicyFileError, PolicySet, load_policies
 from ._routes import CoreRoutes
 from ._state import AgentState
+from ._trace import TRACEPARENT, incoming_trace_id
 
 #: The platform API generation the emulator answers like (reported by `/health`).
 PLATFORM_API_VERSION = "9.5.0"
@@ -116,12 +117,15 @@ async def _axonflow_request(
     )
 
     if fault is not None and fault.after:
-        handled = await _answer(
+        handled = _echo_trace(
             request,
-            _authenticated(state, handler, route, match_info, auth_header),
-            start=time.perf_counter_ns(),
-            route_key=route_key,
-            state=state,
+            await _answer(
+                request,
+                _authenticated(state, handler, route, match_info, auth_header),
+                start=time.perf_counter_ns(),
+                route_key=route_key,
+                state=state,
+            ),
         )
         return await _lose_answer(
             fault, request, handled, method=method, route_key=route_key, state=state
@@ -150,7 +154,16 @@ async def _axonflow_request(
         return response
 
     authenticated = _authenticated(state, handler, route, match_info, auth_header)
-    return await _answer(request, authenticated, start=start, route_key=route_key, state=state)
+    answer = await _answer(request, authenticated, start=start, route_key=route_key, state=state)
+    return _echo_trace(request, answer)
+
+
+def _echo_trace(request: web.Request, answer: web.StreamResponse) -> web.StreamResponse:
+    """Echo a valid incoming `traceparent`: the trace the call continued, for tests to read."""
+    traceparent = request.headers.get(TRACEPARENT)
+    if traceparent and incoming_trace_id(traceparent) and not answer.prepared:
+        answer.headers[TRACEPARENT] = traceparent
+    return answer
 
 
 def _authenticated(

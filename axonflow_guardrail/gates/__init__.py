@@ -6,6 +6,7 @@ human approvals (`approvals/`); MCP tool calls (`_tool_calls`); output policies
 (`_output_check`); streams (`_stream_gate`); and the routes LiteLLM runs no guardrail on
 (`_unhooked_routes`).
 
-Imports `axonflow/` (to ask AxonFlow), `request/` and `response/` (to read and rewrite), and
-the shared modules; never `audit/` or the hook module.
+Imports `axonflow/` (to ask AxonFlow), `request/` and `response/` (to read and rewrite),
+`observe._events` (approval holds report there) and the shared modules; never `audit/` or the
+hook module.
 """

@@ -18,6 +18,7 @@ from axonflow_guardrail.request._extracted import RequestNotCheckable, show_path
 from axonflow_guardrail.request._governed import GovernedRequest
 from axonflow_guardrail.request._identity import CallerIdentity
 from axonflow_guardrail.request._text import extract_request_text
+from axonflow_guardrail.request._trace import traceparent_of
 
 __all__ = ["not_checkable", "read_request"]
 
@@ -64,6 +65,7 @@ def read_request(
         text=text,
         query=text.joined(),
         unverifiable_refused=refuse_unverifiable,
+        traceparent=traceparent_of(data),
     )
 
 

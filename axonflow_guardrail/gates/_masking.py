@@ -63,6 +63,7 @@ class InputMasking:
                 text=request.query,
                 user_token=request.identity.user_token,
                 user_id=request.identity.user_id,
+                traceparent=request.traceparent,
             )
         except AxonFlowFailure as failure:
             # Never sent unmasked, whatever `fail_open` says; a retry may find masking back.

@@ -35,6 +35,7 @@ class OutputCall:
     enforcement: str
     call_id: str
     context_id: str | None
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,10 @@ class OutputGate:
         identity = call.identity
         try:
             decision = await self._client.check_output(
-                text=text, user_token=identity.user_token, user_id=identity.user_id
+                text=text,
+                user_token=identity.user_token,
+                user_id=identity.user_id,
+                traceparent=call.traceparent,
             )
         except AxonFlowFailure as failure:
             # Shadow mode never refuses; otherwise only unavailability may fail open.

@@ -147,6 +147,14 @@ class PreCheckGate:
             decision = await self._ask(request, approval_id=approval_id)
         except AxonFlowFailure as failure:
             return self.on_failure(failure, identity=identity, call_id=request.call_id)
+        log.debug(
+            "axonflow decision: verdict=%s policies=%s decision_id=%s trace_id=%s call_id=%s",
+            decision.verdict.value,
+            ",".join(decision.policies),
+            decision.decision_id,
+            decision.trace_id,
+            request.call_id,
+        )
         flagged = request.unverifiable_refused
         if decision.verdict is Verdict.DENY:
             error = self.refuse(decision, identity=identity, call_id=request.call_id)
@@ -163,6 +171,7 @@ class PreCheckGate:
             user_token=request.identity.user_token,
             query=request.query,
             context=self.context_for(request, approval_id=approval_id),
+            traceparent=request.traceparent,
         )
 
     async def confirm_approved(
@@ -243,9 +252,10 @@ class PreCheckGate:
     ) -> HTTPException | None:
         """The error for a deny verdict, or None in audit mode (recorded instead)."""
         log.info(
-            "axonflow deny: policies=%s decision_id=%s mode=%s call_id=%s",
+            "axonflow deny: policies=%s decision_id=%s trace_id=%s mode=%s call_id=%s",
             ",".join(decision.policies),
             decision.decision_id,
+            decision.trace_id,
             identity.enforcement_mode,
             call_id,
         )
@@ -257,6 +267,7 @@ class PreCheckGate:
             policies=list(decision.policies),
             decision_id=decision.decision_id,
             context_id=decision.context_id,
+            trace_id=decision.trace_id,
         )
 
     def on_internal_error(

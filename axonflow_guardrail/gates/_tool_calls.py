@@ -25,6 +25,7 @@ from axonflow_guardrail.gates._pre_check import FailOpenPass, PreCheckGate
 from axonflow_guardrail.request._identity import CallerIdentity
 from axonflow_guardrail.request._rewrite import mcp_statement, write_back_mcp_statement
 from axonflow_guardrail.request._text import extract_request_text
+from axonflow_guardrail.request._trace import traceparent_of
 
 __all__ = ["ToolCallGate", "ToolCallOutcome"]
 
@@ -43,6 +44,7 @@ class ToolCallOutcome:
     rewritten: dict[str, Any] | None = None
     refusal: HTTPException | None = None
     block_reason: str | None = None
+    traceparent: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -73,6 +75,7 @@ class ToolCallGate:
         tool = str(data.get("mcp_tool_name") or data.get("name") or "")
         server = str(data.get("mcp_server_name") or "mcp")
         arguments = data.get("mcp_arguments") or data.get("arguments") or {}
+        traceparent = traceparent_of(data)
         started = time.monotonic()
         try:
             result = await self._client.check_tool_input(
@@ -81,6 +84,7 @@ class ToolCallGate:
                 statement=mcp_statement(tool, arguments),
                 user_token=identity.user_token,
                 user_id=identity.user_id,
+                traceparent=traceparent,
             )
         except AxonFlowFailure as failure:
             return self._pre_checks.on_failure(failure, identity=identity, call_id=call_id)
@@ -112,6 +116,7 @@ class ToolCallGate:
             rewritten=rewritten,
             refusal=refusal,
             block_reason=result.block_reason,
+            traceparent=traceparent,
         )
 
     def _masked(

@@ -31,6 +31,8 @@ class GovernedRequest:
     #: It carries content that cannot be read and the policy says refuse: in audit mode the
     #: call goes on and is recorded as would-have-blocked.
     unverifiable_refused: bool = False
+    #: The W3C traceparent its AxonFlow calls carry (`_trace`), or None.
+    traceparent: str | None = None
 
     @property
     def enforcing(self) -> bool:

@@ -430,6 +430,25 @@ def test_default_and_model_guardrails_each_check_and_audit_once(
     assert guards == ["af-model", "axonflow"]
 
 
+# ------------------------------------------------------------------ the applied-guardrails header
+
+
+def test_the_applied_guardrails_header_names_who_governed_the_answer(
+    proxy: Proxy, agent: DevAgent
+) -> None:
+    header = "x-litellm-applied-guardrails"
+    plain = proxy.chat(HARMLESS, api_key="sk-en-plain")
+    assert plain.headers.get(header) == "axonflow"
+    both = proxy.chat(HARMLESS, api_key="sk-en-plain", model="governed")
+    assert sorted(both.headers[header].split(",")) == ["af-model", "axonflow"]
+    agent.set_fault("/api/policy/pre-check", status=503, times=1)
+    unscanned = proxy.chat(HARMLESS, api_key="sk-en-plain")
+    assert unscanned.status_code == 200, unscanned.text
+    assert unscanned.headers.get(header) == "axonflow:unscanned"  # failed open: not scanned
+    opted_out = proxy.chat(HARMLESS, api_key=OPTED_OUT)
+    assert header not in opted_out.headers
+
+
 # ------------------------------------------------------------------ identity
 
 

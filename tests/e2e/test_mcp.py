@@ -188,3 +188,19 @@ async def test_the_mcp_protocol_route_is_governed_too(proxy: Proxy, tool_log: Pa
         {"tool": "lookup", "arguments": {"query": "customer 7"}},
         {"tool": "lookup", "arguments": {"query": f"SSN {MASKED_SSN}"}},
     ]
+
+
+def test_the_clients_trace_reaches_the_tool_check_and_its_audit(
+    proxy: Proxy, agent: DevAgent
+) -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    response = proxy.post(
+        "/mcp-rest/tools/call",
+        {"server_id": SERVER, "name": "lookup", "arguments": {"query": "traced"}},
+        headers={"traceparent": traceparent},
+    )
+    assert response.status_code == 200, response.text
+    (check,) = agent.requests(path="/api/v1/mcp/check-input")
+    assert check["headers"].get("traceparent") == traceparent
+    (audit,) = eventually(lambda: agent.requests(path="/api/v1/audit/tool-call"))
+    assert audit["headers"].get("traceparent") == traceparent

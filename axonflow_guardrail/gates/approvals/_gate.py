@@ -87,6 +87,7 @@ from axonflow_guardrail.gates.approvals._errors import invalid, pending_error, r
 from axonflow_guardrail.gates.approvals._hold import ApprovalHold
 from axonflow_guardrail.gates.approvals._ledger import SpentLedger
 from axonflow_guardrail.gates.approvals._rows import GrantedApproval, granted, terminal_error
+from axonflow_guardrail.observe._events import NO_EVENTS, ApprovalEvents
 from axonflow_guardrail.request._governed import GovernedRequest
 from axonflow_guardrail.request._identity import CallerIdentity
 
@@ -109,12 +110,18 @@ class ApprovalGate:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         wall_clock: Clock = time.time,
+        events: ApprovalEvents = NO_EVENTS,
     ) -> None:
         self._client = client
         self._wall_clock = wall_clock
         self._spent = SpentLedger(clock=clock)
         self._holds = ApprovalHold(
-            client=client, settings=settings, sleep=sleep, clock=clock, wall_clock=wall_clock
+            client=client,
+            settings=settings,
+            sleep=sleep,
+            clock=clock,
+            wall_clock=wall_clock,
+            events=events,
         )
 
     # ------------------------------------------------------------------ the journey's stages

@@ -6,6 +6,11 @@ counts failed polls per hold, apart from the circuit breaker: `breaker_failure_t
 consecutive failures end this hold with `approval_pending` (the row exists; the client re-sends
 the id later), a good poll resets the count. Anything unexpected ends in
 `governance_unavailable`, never in a pass.
+
+Each hold is reported to its `ApprovalEvents` (metrics) when it starts (the row exists) and
+when it ends: approved (or overridden), rejected, expired, pending (answered
+`approval_pending`: the wait ran out, the client left, or the status could not be read),
+cancelled, or invalid (a status the gate does not know), with how long it held.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from axonflow_guardrail.gates.approvals._client_disconnect import (
 )
 from axonflow_guardrail.gates.approvals._errors import RETRY_HINT, create_error, pending_error
 from axonflow_guardrail.gates.approvals._rows import GO, GrantedApproval, granted, terminal_error
+from axonflow_guardrail.observe._events import NO_EVENTS, ApprovalEvents
 from axonflow_guardrail.request._identity import CallerIdentity
 
 __all__ = ["ApprovalHold"]
@@ -58,12 +64,14 @@ class ApprovalHold:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         wall_clock: Clock = time.time,
+        events: ApprovalEvents = NO_EVENTS,
     ) -> None:
         self._client = client
         self._settings = settings
         self._sleep = sleep
         self._clock = clock
         self._wall_clock = wall_clock
+        self._events = events
 
     async def hold(
         self,
@@ -149,15 +157,18 @@ class ApprovalHold:
             call_id,
             max_wait,
         )
+        self._events.hold_started()
 
-        def outcome(what: str) -> None:
+        def outcome(what: str, counted: str) -> None:
+            waited = self._clock() - started
+            self._events.hold_ended(outcome=counted, seconds=waited)
             log.info(
                 "axonflow approval %s: approval_id=%s policy=%s call_id=%s waited=%.1fs",
                 what,
                 approval_id,
                 policy_id,
                 call_id,
-                self._clock() - started,
+                waited,
             )
 
         failures = 0
@@ -166,18 +177,19 @@ class ApprovalHold:
             while True:
                 outcome_error = terminal_error(row, decision=decision)
                 if outcome_error is not None:
-                    outcome(row.status)
+                    counted = row.status if row.status in ("rejected", "expired") else "invalid"
+                    outcome(row.status, counted)
                     raise outcome_error
                 if row.status in GO:
-                    outcome(row.status)
+                    outcome(row.status, "approved")
                     return granted(row, policy_id=policy_id, wall_clock=self._wall_clock)
                 remaining = deadline - self._clock()
                 if remaining <= 0:
-                    outcome("still pending at the deadline")
+                    outcome("still pending at the deadline", "pending")
                     raise pending_error(row, decision=decision, waited=max_wait)
                 await self._sleep(min(self._settings.approval_poll_interval_seconds, remaining))
                 if client_gone is not None and await _gone(client_gone):
-                    outcome("abandoned: the client disconnected")
+                    outcome("abandoned: the client disconnected", "pending")
                     raise pending_error(
                         row, decision=decision, waited=max_wait, client_disconnected=True
                     )
@@ -199,7 +211,7 @@ class ApprovalHold:
                         call_id,
                     )
                     if failures >= self._settings.breaker_failure_threshold:
-                        outcome("abandoned: its status could not be read")
+                        outcome("abandoned: its status could not be read", "pending")
                         raise governance_error(
                             ErrorCode.APPROVAL_PENDING,
                             f"The approval status could not be read ({last_failure}); the "
@@ -214,7 +226,7 @@ class ApprovalHold:
                 failures = 0
                 row = polled
         except asyncio.CancelledError:
-            outcome("cancelled")
+            outcome("cancelled", "cancelled")
             raise
 
     async def _create(

@@ -850,7 +850,12 @@ class ScriptedGuardrail:
         )
 
     async def _pre_check(
-        self, *, user_token: str, query: str, context: dict[str, Any]
+        self,
+        *,
+        user_token: str,
+        query: str,
+        context: dict[str, Any],
+        traceparent: str | None = None,
     ) -> PreCheckDecision:
         self.pre_checks.append(dict(context))
         verdict = self.verdicts.pop(0)
@@ -938,3 +943,62 @@ async def test_a_resent_request_denied_by_policy_does_not_spend(fake_time: FakeT
         await scripted.call(approval_id=approval_id, cache=cache)
     assert detail(caught.value)["code"] == ErrorCode.POLICY_DENIED
     await scripted.call(approval_id=approval_id, cache=cache)  # still usable once
+
+
+# ---------------------------------------------------------------------- hold events (metrics)
+
+
+class HoldEvents:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, float | None]] = []
+
+    def hold_started(self) -> None:
+        self.seen.append(("held", None))
+
+    def hold_ended(self, *, outcome: str, seconds: float) -> None:
+        self.seen.append((outcome, seconds))
+
+
+@pytest.mark.parametrize(
+    ("polls", "outcome"),
+    [
+        (["pending", "approved"], "approved"),
+        (["overridden"], "approved"),
+        (["pending", "rejected"], "rejected"),
+        (["expired"], "expired"),
+        (["pending"] * 10, "pending"),
+    ],
+)
+async def test_each_hold_reports_its_start_end_and_duration(
+    fake_time: FakeTime, polls: list[str], outcome: str
+) -> None:
+    events = HoldEvents()
+    gate = ApprovalGate(
+        client=cast(AxonFlowClient, FakeClient(polls=polls)),
+        settings=settings(),
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
+        events=events,
+    )
+    try:
+        await hold(gate)
+    except HTTPException:
+        assert outcome != "approved"
+    expected_wait = 10.0 if outcome == "pending" else 2.0 * len(polls)
+    assert events.seen == [("held", None), (outcome, expected_wait)]
+
+
+async def test_no_row_no_hold_reported(fake_time: FakeTime) -> None:
+    events = HoldEvents()
+    client = FakeClient()
+    client.create_error = AxonFlowFailure(FailureKind.REJECTED, "HTTP 403", status=403)
+    gate = ApprovalGate(
+        client=cast(AxonFlowClient, client),
+        settings=settings(),
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
+        events=events,
+    )
+    with pytest.raises(HTTPException):
+        await hold(gate)
+    assert events.seen == []
