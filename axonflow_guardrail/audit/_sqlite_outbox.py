@@ -36,55 +36,26 @@ from typing import Any, TypeVar
 from axonflow_guardrail._log import log
 from axonflow_guardrail.audit._outbox import DeadLetter, FlaggedCall, OutboxStatus
 from axonflow_guardrail.audit._outbox_entry import OutboxEntry, UnreadableEntry
+from axonflow_guardrail.audit._sqlite_tables import (
+    SCHEMA,
+    add_counts,
+    add_flags,
+    connect,
+    depth,
+    read_status,
+    update_dead,
+)
 
 __all__ = ["SqliteOutbox"]
 
 T = TypeVar("T")
 Decode = Callable[[bytes], OutboxEntry]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id TEXT PRIMARY KEY,
-    channel TEXT NOT NULL,
-    call_id TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    size INTEGER NOT NULL,
-    owner TEXT,
-    state TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    dead_at REAL,
-    payload BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (channel, state, created_at);
-CREATE TABLE IF NOT EXISTS owners (
-    owner TEXT PRIMARY KEY, channel TEXT NOT NULL, heartbeat REAL NOT NULL, pid INTEGER
-);
-CREATE TABLE IF NOT EXISTS counters (
-    channel TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
-    PRIMARY KEY (channel, name)
-);
-CREATE TABLE IF NOT EXISTS flagged (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, call_id TEXT NOT NULL,
-    verdict TEXT NOT NULL, policies TEXT NOT NULL, decided_at REAL NOT NULL,
-    called_at REAL NOT NULL
-);
-"""
-_KEEP_FLAGGED = 1000
 _RESYNC_SECONDS = 1.0
 
 
 def new_owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
-
-
-def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA secure_delete=ON")
-    conn.execute("PRAGMA wal_autocheckpoint=0")  # the sync thread checkpoints
-    return conn
 
 
 class SqliteOutbox:
@@ -117,10 +88,10 @@ class SqliteOutbox:
         fd = os.open(self.location, os.O_RDWR | os.O_CREAT, 0o600)
         os.close(fd)
         os.chmod(self.location, 0o600)
-        conn = _connect(self.location)
+        conn = connect(self.location)
         try:
-            conn.executescript(_SCHEMA)
-            self._records, self._bytes = _depth(conn, channel)
+            conn.executescript(SCHEMA)
+            self._records, self._bytes = depth(conn, channel)
         finally:
             conn.close()
         self._lock = threading.Lock()
@@ -201,7 +172,7 @@ class SqliteOutbox:
             self._syncer.start()
 
     def _write_loop(self) -> None:
-        conn = _connect(self.location)
+        conn = connect(self.location)
         beat_every = self._lease / 3
         next_beat = 0.0 if self._owner is not None else math.inf
         next_resync = time.monotonic() + _RESYNC_SECONDS
@@ -226,7 +197,7 @@ class SqliteOutbox:
                     self._commit(conn, rows, deletes, counts, flags, beat=beat, batch=batch)
                 if now >= next_resync:
                     next_resync = now + _RESYNC_SECONDS
-                    self._records, self._bytes = _depth(conn, self.channel)
+                    self._records, self._bytes = depth(conn, self.channel)
                 for job, future in jobs:
                     _run_job(conn, job, future)
                 if stopping:
@@ -262,8 +233,8 @@ class SqliteOutbox:
                         [(d,) for d in deletes],
                     )
                     removed = max(0, cursor.rowcount)
-                _add_counts(conn, self.channel, counts)
-                _add_flags(conn, self.channel, flags)
+                add_counts(conn, self.channel, counts)
+                add_flags(conn, self.channel, flags)
                 if beat:
                     conn.execute(
                         "INSERT INTO owners (owner, channel, heartbeat, pid) VALUES (?, ?, ?, ?) "
@@ -294,7 +265,7 @@ class SqliteOutbox:
     def _sync_loop(self) -> None:
         """Checkpoint (which syncs the WAL) every `sync_seconds` after a write: the power-cut
         window. Off the writer thread, so a slow disk never holds a commit."""
-        conn = _connect(self.location)
+        conn = connect(self.location)
         try:
             while not self._stopping:
                 self._dirty.wait()
@@ -391,7 +362,7 @@ class SqliteOutbox:
 
     async def retry_dead_letters(self, record_ids: Sequence[str] | None) -> int:
         return await self._job(
-            lambda conn: _update_dead(
+            lambda conn: update_dead(
                 conn,
                 self.channel,
                 record_ids,
@@ -401,7 +372,7 @@ class SqliteOutbox:
 
     async def purge_dead_letters(self, record_ids: Sequence[str] | None) -> int:
         return await self._job(
-            lambda conn: _update_dead(conn, self.channel, record_ids, "DELETE FROM outbox")
+            lambda conn: update_dead(conn, self.channel, record_ids, "DELETE FROM outbox")
         )
 
     async def close(self) -> None:
@@ -453,99 +424,3 @@ def _run_job(
         future.set_result(job(conn))
     except BaseException as exc:
         future.set_exception(exc)
-
-
-def _depth(conn: sqlite3.Connection, channel: str) -> tuple[int, int]:
-    count, size = conn.execute(
-        "SELECT count(*), coalesce(sum(size), 0) FROM outbox WHERE channel = ?", (channel,)
-    ).fetchone()
-    return int(count), int(size)
-
-
-def _add_counts(conn: sqlite3.Connection, channel: str, counts: dict[str, int]) -> None:
-    if counts:
-        conn.executemany(
-            "INSERT INTO counters (channel, name, value) VALUES (?, ?, ?) "
-            "ON CONFLICT (channel, name) DO UPDATE SET value = value + excluded.value",
-            [(channel, name, value) for name, value in counts.items()],
-        )
-
-
-def _add_flags(conn: sqlite3.Connection, channel: str, flags: list[FlaggedCall]) -> None:
-    if not flags:
-        return
-    conn.executemany(
-        "INSERT INTO flagged (channel, call_id, verdict, policies, decided_at, called_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (channel, f.call_id, f.verdict, ",".join(f.policies), f.decided_at, f.called_at)
-            for f in flags
-        ],
-    )
-    conn.execute(
-        "DELETE FROM flagged WHERE channel = ? AND seq <= "
-        "(SELECT max(seq) FROM flagged WHERE channel = ?) - ?",
-        (channel, channel, _KEEP_FLAGGED),
-    )
-
-
-def _update_dead(
-    conn: sqlite3.Connection, channel: str, record_ids: Sequence[str] | None, statement: str
-) -> int:
-    where = " WHERE channel = ? AND state = 'dead'"
-    if record_ids is None:
-        return conn.execute(statement + where, (channel,)).rowcount
-    conn.execute("BEGIN IMMEDIATE")
-    changed = sum(
-        conn.execute(statement + where + " AND id = ?", (channel, record_id)).rowcount
-        for record_id in record_ids
-    )
-    conn.execute("COMMIT")
-    return changed
-
-
-def read_status(conn: sqlite3.Connection, location: str, channel: str) -> OutboxStatus:
-    """The figures of one channel, read in one snapshot."""
-    conn.execute("BEGIN")
-    try:
-        by_state = {
-            state: (count, size, oldest)
-            for state, count, size, oldest in conn.execute(
-                "SELECT state, count(*), coalesce(sum(size), 0), min(created_at) FROM outbox "
-                "WHERE channel = ? GROUP BY state",
-                (channel,),
-            )
-        }
-        counters = dict(
-            conn.execute("SELECT name, value FROM counters WHERE channel = ?", (channel,))
-        )
-        flagged = [
-            FlaggedCall(
-                call_id=row[0],
-                verdict=row[1],
-                policies=tuple(p for p in row[2].split(",") if p),
-                decided_at=row[3],
-                called_at=row[4],
-            )
-            for row in conn.execute(
-                "SELECT call_id, verdict, policies, decided_at, called_at FROM flagged "
-                "WHERE channel = ? ORDER BY seq DESC LIMIT 50",
-                (channel,),
-            )
-        ]
-    finally:
-        conn.execute("COMMIT")
-    pending = by_state.get("pending", (0, 0, None))
-    dead = by_state.get("dead", (0, 0, None))
-    return OutboxStatus(
-        backend="sqlite",
-        location=location,
-        channel=channel,
-        pending=int(pending[0]),
-        pending_bytes=int(pending[1]),
-        oldest_pending_at=pending[2],
-        dead_letters=int(dead[0]),
-        dead_letter_bytes=int(dead[1]),
-        counters=counters,
-        flagged=flagged,
-    )
