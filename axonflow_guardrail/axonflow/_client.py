@@ -182,6 +182,7 @@ class AxonFlowClient:
         """
         permit = None
         started: float | None = None
+        trace = trace or TracedCall(traceparent=None)  # reads the answer's status too
         try:
             async with asyncio.timeout(timeout or self._timeout):
                 if gate is not None:
@@ -198,7 +199,7 @@ class AxonFlowClient:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            failure = classify_failure(exc)
+            failure = classify_failure(exc, answered=trace.status)
             if started is not None:
                 self._finished(function, started, failure.kind.value)
             if permit is not None:

@@ -74,8 +74,13 @@ def _status_from(exc: BaseException) -> int | None:
     return None
 
 
-def classify_failure(exc: BaseException) -> AxonFlowFailure:
-    """Map anything an SDK call raised to rejected or unavailable. The only such mapping."""
+def classify_failure(exc: BaseException, *, answered: int | None = None) -> AxonFlowFailure:
+    """Map anything an SDK call raised to rejected or unavailable. The only such mapping.
+
+    `answered`: the HTTP status of the call's answer when known (read by a response hook),
+    for SDK errors that drop it (the MCP checks raise `ConnectorError` with only the body's
+    message): a 401 there is a refusal, never an outage that `fail_open` could let through.
+    """
     if isinstance(exc, AxonFlowFailure):
         return exc
     if isinstance(exc, sdk_errors.AuthenticationError):
@@ -100,6 +105,8 @@ def classify_failure(exc: BaseException) -> AxonFlowFailure:
             details={"policy": getattr(exc, "policy", None)},
         )
     status = _status_from(exc)
+    if status is None and answered is not None and answered >= 400:
+        status = answered
     if status in _REJECTION_STATUSES:
         # A 401/402/403 whose body the SDK could not parse: still a refusal.
         return AxonFlowFailure(

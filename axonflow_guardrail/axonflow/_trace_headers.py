@@ -5,7 +5,9 @@ pre-check and the MCP checks only; `audit_llm_call`, `audit_tool_call` and the a
 have no such argument, and `PolicyApprovalResult` drops the `trace_id` the agent answers the
 pre-check with. Every call the SDK makes passes its httpx client's request and response hooks
 (the lean client in `_http_client` runs them too), so one request hook adds the header to the
-call in flight and one response hook reads the trace id back.
+call in flight and one response hook reads the trace id back, and the HTTP status: some SDK
+calls (the MCP checks) raise an error that drops it, and `classify_failure` needs it to tell a
+refusal (401/402/403: fail closed) from an outage.
 
 "The call in flight" is a `ContextVar` holding a `TracedCall`, set by `_client` around one SDK
 call: each asyncio task has its own, so concurrent requests never see each other's trace.
@@ -32,11 +34,13 @@ _INVALID_TRACE_ID = "0" * 32
 
 @dataclass(slots=True)
 class TracedCall:
-    """One SDK call: the traceparent it sends and, for a pre-check, the trace id answered."""
+    """One SDK call: the traceparent it sends, the HTTP status of its answer and, for a
+    pre-check, the trace id answered."""
 
     traceparent: str | None
     read_trace_id: bool = False
     trace_id: str | None = None
+    status: int | None = None
 
 
 _current: ContextVar[TracedCall | None] = ContextVar("axonflow_guardrail_call", default=None)
@@ -58,9 +62,12 @@ async def _add_traceparent(request: httpx.Request) -> None:
         request.headers[TRACEPARENT_HEADER] = call.traceparent
 
 
-async def _read_trace_id(response: httpx.Response) -> None:
+async def _read_answer(response: httpx.Response) -> None:
     call = _current.get()
-    if call is None or not call.read_trace_id:
+    if call is None:
+        return
+    call.status = response.status_code
+    if not call.read_trace_id:
         return
     try:
         content = await response.aread()  # the lean client's answers are already read
@@ -95,6 +102,6 @@ def install_trace_hooks(sdk: object, attribute: str = "_http_client") -> bool:
         return False
     hooks = client.event_hooks
     hooks.setdefault("request", []).append(_add_traceparent)
-    hooks.setdefault("response", []).append(_read_trace_id)
+    hooks.setdefault("response", []).append(_read_answer)
     client.event_hooks = hooks
     return True

@@ -91,3 +91,18 @@ def test_reasons_never_carry_response_bodies() -> None:
     """The reason reaches clients and logs: no server text, which could echo a prompt."""
     failure = classify_failure(sdk.AxonFlowError("HTTP 500: secret prompt text"))
     assert "secret prompt text" not in failure.reason
+
+
+def test_an_answered_refusal_the_sdk_error_dropped_is_still_a_refusal() -> None:
+    """The MCP checks raise `ConnectorError` with the body's message only; the status read
+    from the answer decides: 401/402/403 fail closed, a 5xx follows `fail_open`."""
+    dropped = sdk.ConnectorError("Unauthorized", "mcp", "check-input")
+    refused = classify_failure(dropped, answered=401)
+    assert (refused.kind, refused.status) == (FailureKind.REJECTED, 401)
+    outage = classify_failure(dropped, answered=503)
+    assert (outage.kind, outage.status) == (FailureKind.UNAVAILABLE, 503)
+    malformed = classify_failure(KeyError("allowed"), answered=200)
+    assert (malformed.kind, malformed.reason) == (
+        FailureKind.UNAVAILABLE,
+        "AxonFlow sent a malformed answer",
+    )

@@ -20,7 +20,7 @@ from axonflow.types import AuditToolCallRequest, RetryConfig
 
 from axonflow_guardrail.axonflow._breakers import Breakers
 from axonflow_guardrail.axonflow._client import AxonFlowClient
-from axonflow_guardrail.axonflow._failures import AxonFlowFailure
+from axonflow_guardrail.axonflow._failures import AxonFlowFailure, FailureKind
 from axonflow_guardrail.axonflow._trace_headers import (
     TracedCall,
     install_trace_hooks,
@@ -203,3 +203,22 @@ def test_trace_id_of_an_answer() -> None:
     assert trace_id_of(b'{"trace_id": "not-hex"}', TRACEPARENT) == TRACE  # the header then
     assert trace_id_of(b'{"trace_id": "' + b"0" * 32 + b'"}', None) is None
     assert trace_id_of(b"", "garbage") is None
+
+
+async def test_a_tool_check_with_wrong_credentials_is_a_refusal(agent: DevAgent) -> None:
+    """Through the SDK over real HTTP: the MCP check's 401 is not an outage (which `fail_open`
+    would let through) but a refusal, whatever error the SDK raised for it."""
+    wrong = client(agent.url, secret="not-the-secret")
+    try:
+        with pytest.raises(AxonFlowFailure) as raised:
+            await wrong.check_tool_input(
+                server_name="mcp",
+                tool_name="lookup",
+                statement="Tool: lookup",
+                user_token="anonymous",
+                user_id=None,
+            )
+    finally:
+        await wrong.close()
+    assert raised.value.kind is FailureKind.REJECTED
+    assert raised.value.status == 401
