@@ -53,7 +53,7 @@ from axonflow_guardrail.gates._masking import InputMasking
 from axonflow_guardrail.gates._output_check import OutputCall, OutputGate
 from axonflow_guardrail.gates._pre_check import FailOpenPass, PreCheckGate
 from axonflow_guardrail.gates._stream_gate import anthropic_stream_refusal, govern_stream
-from axonflow_guardrail.gates._tool_calls import ToolCallGate
+from axonflow_guardrail.gates._tool_calls import ToolCallGate, tool_call_target
 from axonflow_guardrail.gates._unhooked_routes import (
     UnhookedRouteGate,
     install_route_guard,
@@ -67,6 +67,7 @@ from axonflow_guardrail.request._floor import opt_out_overridden
 from axonflow_guardrail.request._governed import GovernedRequest, route_of
 from axonflow_guardrail.request._identity import CallerIdentity, resolve_identity, scrub_user_tokens
 from axonflow_guardrail.request._token_logs import install_log_scrub
+from axonflow_guardrail.request._trace import traceparent_of
 
 __all__ = ["AxonFlowGuardrail"]
 
@@ -278,6 +279,8 @@ class AxonFlowGuardrail(CustomGuardrail):
             can_rewrite=hook is GuardrailEventHooks.pre_mcp_call,
         )
         if isinstance(outcome, FailOpenPass):
+            if self.audits.keeps_failed_open:  # a durable outbox delivers it once AxonFlow is back
+                await self._audit_unchecked_tool_call(identity, data, call_id, outcome)
             return Recorded.failed_open(outcome), None
         kept = self.audits.submit_built(
             lambda: tool_call_audit(
@@ -412,6 +415,27 @@ class AxonFlowGuardrail(CustomGuardrail):
             ),
             call_id=state.litellm_call_id,
         )
+
+    async def _audit_unchecked_tool_call(
+        self, identity: CallerIdentity, data: dict[str, Any], call_id: str, passed: FailOpenPass
+    ) -> None:
+        tool, server, arguments = tool_call_target(data)
+        kept = self.audits.submit_built(
+            lambda: tool_call_audit(
+                call_id=call_id,
+                identity=identity,
+                tool=tool,
+                server=server,
+                arguments=arguments,
+                duration_ms=0,
+                success=True,
+                error_message=None,
+                traceparent=traceparent_of(data),
+                failed_open=passed.reason,
+            ),
+            call_id=call_id,
+        )
+        await self.audits.settle(kept, call_id=call_id)
 
     def _refuse_if_audits_cannot_be_kept(self, identity: CallerIdentity) -> None:
         """With `fail_open: false`, an audit that cannot be kept is a governance failure:

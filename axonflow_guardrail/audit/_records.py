@@ -194,15 +194,20 @@ def tool_call_audit(
     success: bool,
     error_message: str | None,
     traceparent: str | None = None,
+    failed_open: str | None = None,
 ) -> ToolCallAudit:
-    """The record of one MCP tool call, with the arguments as the tool received them."""
+    """The record of one MCP tool call, with the arguments as the tool received them;
+    `failed_open`: why it ran unchecked (AxonFlow could not answer), shown in its input."""
+    recorded: dict[str, Any] = {"server": server, "arguments": arguments}
+    if failed_open is not None:
+        recorded["failed_open"] = failed_open
     return ToolCallAudit(
         call_id=call_id,
         request=AuditToolCallRequest(
             tool_name=tool or "unknown",
             caller_name="litellm-proxy",
             tool_type="mcp",
-            input={"server": server, "arguments": arguments},
+            input=recorded,
             user_id=identity.user_id,
             duration_ms=duration_ms,
             policies_applied=None,

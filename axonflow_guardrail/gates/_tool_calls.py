@@ -11,6 +11,7 @@ that cannot be applied refuses the call (`redaction_failed`).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,14 @@ from axonflow_guardrail.request._rewrite import mcp_statement, write_back_mcp_st
 from axonflow_guardrail.request._text import extract_request_text
 from axonflow_guardrail.request._trace import traceparent_of
 
-__all__ = ["ToolCallGate", "ToolCallOutcome"]
+__all__ = ["ToolCallGate", "ToolCallOutcome", "tool_call_target"]
+
+
+def tool_call_target(data: Mapping[str, Any]) -> tuple[str, str, Any]:
+    """The tool, its server and its arguments, as LiteLLM hands an MCP call to the hook."""
+    tool = str(data.get("mcp_tool_name") or data.get("name") or "")
+    server = str(data.get("mcp_server_name") or "mcp")
+    return tool, server, data.get("mcp_arguments") or data.get("arguments") or {}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,9 +80,7 @@ class ToolCallGate:
         self, *, identity: CallerIdentity, data: dict[str, Any], call_id: str, can_rewrite: bool
     ) -> ToolCallOutcome | FailOpenPass:
         """Check the call; the refusal, if any, is in the outcome (raised after the audit)."""
-        tool = str(data.get("mcp_tool_name") or data.get("name") or "")
-        server = str(data.get("mcp_server_name") or "mcp")
-        arguments = data.get("mcp_arguments") or data.get("arguments") or {}
+        tool, server, arguments = tool_call_target(data)
         traceparent = traceparent_of(data)
         started = time.monotonic()
         try:

@@ -204,3 +204,22 @@ def test_the_clients_trace_reaches_the_tool_check_and_its_audit(
     assert check["headers"].get("traceparent") == traceparent
     (audit,) = eventually(lambda: agent.requests(path="/api/v1/audit/tool-call"))
     assert audit["headers"].get("traceparent") == traceparent
+
+
+def test_a_tool_call_that_ran_unchecked_is_still_audited(
+    proxy: Proxy, agent: DevAgent, tool_log: Path
+) -> None:
+    """AxonFlow's check answered 503 and `fail_open` let the tool run: the durable outbox keeps
+    an audit of the call, marked as unchecked, and delivers it (here at once: only the
+    check route fails)."""
+    agent.set_fault("/api/v1/mcp/check-input", status=503)
+    try:
+        arguments = {"query": "unchecked while AxonFlow failed"}
+        response = call_tool(proxy, "lookup", arguments)
+        assert response.status_code == 200, response.text
+        assert read_tool_calls(tool_log) == [{"tool": "lookup", "arguments": arguments}]
+        audits = eventually(lambda: tool_audits(agent, arguments))
+    finally:
+        agent.clear_faults()
+    assert {a["input"].get("failed_open") for a in audits} == {"AxonFlow answered HTTP 503"}, audits
+    assert all(a["success"] is True and a["tool_name"] == "lookup" for a in audits)
