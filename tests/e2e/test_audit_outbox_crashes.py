@@ -45,15 +45,18 @@ def config(agent: DevAgent, **settings: Any) -> dict[str, Any]:
 def all_audited(agent: DevAgent, calls: list[CallResult], *, before: dict[str, int]) -> None:
     """Every call that answered 200 has at least one audit (here, or before a restart)."""
 
-    def probe() -> bool:
+    def missing() -> list[str]:
         counts = agent.audits_by_call()
-        return all(
-            counts.get(str(c.call_id), 0) + before.get(str(c.call_id), 0) >= 1
+        return [
+            str(c.call_id)
             for c in calls
-            if c.status == 200
-        )
+            if c.status == 200 and counts.get(str(c.call_id), 0) + before.get(str(c.call_id), 0) < 1
+        ]
 
-    eventually(probe, timeout_s=60)
+    try:
+        eventually(lambda: not missing(), timeout_s=120)
+    except AssertionError:
+        raise AssertionError(f"calls never audited: {missing()}") from None
 
 
 def kill(proxy: Proxy) -> None:
