@@ -6,7 +6,9 @@ breaker, **decide** with AxonFlow (`gates._pre_check`), **hold** it for a review
 policy asks (`gates.approvals`), **mask** what must not reach the model (`gates._masking`),
 **remember** what was decided (`audit._call_state`), and **record** the decision once,
 whatever the path: LiteLLM's logging, the decisions metric, the applied-guardrails header
-(`audit._litellm_record`). Every room reports to the guardrail's metrics (`observe/`).
+(`audit._litellm_record`; a pass that changed nothing reaches LiteLLM's logs just after
+LiteLLM's shadow-eval snapshot, `audit._deferred_record`). Every room reports to the
+guardrail's metrics (`observe/`).
 
 After the model: **check the output** (`gates._output_check`, `gates._stream_gate`) and
 **audit** the call, off the response path (`audit._records`, `audit._sink`). MCP tool calls
