@@ -191,3 +191,33 @@ def test_allowed_then_refused_by_a_later_guardrail(proxy: Proxy, model_call_log:
     record = logged(model_call_log, response.headers.get("x-litellm-call-id"), "failure")
     assert entry_of(record, "af")["guardrail_status"] == "success"
     assert entry_of(record, "af-small")["guardrail_status"] == "guardrail_intervened"
+
+
+@pytest.fixture(scope="module")
+def caching_proxy(agent: DevAgent, llm: FakeLLM, model_call_log: Path) -> Iterator[Proxy]:
+    config = {
+        "model_list": [fake_model("fake", llm)],
+        "guardrails": [guardrail("af", agent.url, breaker_failure_threshold=1000)],
+        "litellm_settings": {
+            "callbacks": "tests.support.model_calls.recorder",
+            "cache": True,
+            "cache_params": {"type": "local"},
+        },
+    }
+    with start_proxy(config, env={"MODEL_CALL_LOG": str(model_call_log)}) as running:
+        yield running
+
+
+def test_a_cache_hit(caching_proxy: Proxy, model_call_log: Path, llm: FakeLLM) -> None:
+    """A cached answer reaches no provider (LiteLLM logs no call start): the post-call hook
+    writes the entry, before LiteLLM builds the success log."""
+    prompt = "What is the capital of France? (cached)"
+    first = chat(caching_proxy, prompt, guard="af")
+    assert first.status_code == 200, first.text
+    upstream = len(llm.requests())
+    second = chat(caching_proxy, prompt, guard="af")
+    assert second.status_code == 200, second.text
+    assert len(llm.requests()) == upstream  # served from LiteLLM's cache
+    for response in (first, second):
+        record = logged(model_call_log, response.headers.get("x-litellm-call-id"), "success")
+        assert entry_of(record, "af")["guardrail_status"] == "success"
