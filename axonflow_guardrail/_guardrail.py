@@ -6,7 +6,9 @@ breaker, **decide** with AxonFlow (`gates._pre_check`), **hold** it for a review
 policy asks (`gates.approvals`), **mask** what must not reach the model (`gates._masking`),
 **remember** what was decided (`audit._call_state`), and **record** the decision once,
 whatever the path: LiteLLM's logging, the decisions metric, the applied-guardrails header
-(`audit._litellm_record`). Every room reports to the guardrail's metrics (`observe/`).
+(`audit._litellm_record`; a pass that changed nothing reaches LiteLLM's logs just after
+LiteLLM's shadow-eval snapshot, `audit._deferred_record`). Every room reports to the
+guardrail's metrics (`observe/`).
 
 After the model: **check the output** (`gates._output_check`, `gates._stream_gate`) and
 **audit** the call, off the response path (`audit._records`, `audit._sink`). MCP tool calls
@@ -38,6 +40,7 @@ from axonflow_guardrail._startup import (
     warn_about_modes,
 )
 from axonflow_guardrail.audit._call_state import REQUEST_ID_KEY, CallState, CallStateStore
+from axonflow_guardrail.audit._deferred_record import PENDING_KEY, DeferredRecords
 from axonflow_guardrail.audit._litellm_record import GuardrailRecorder, Recorded
 from axonflow_guardrail.audit._outbox_setup import build_audit_sink
 from axonflow_guardrail.audit._records import (
@@ -127,6 +130,11 @@ class AxonFlowGuardrail(CustomGuardrail):
         self.audits = build_audit_sink(s, client=self.client, channel=name, events=metrics)
         self.calls = CallStateStore(key=f"{REQUEST_ID_KEY}:{name}")
         self._recorder = GuardrailRecorder(self, events=metrics)
+        # Unchanged requests' entries wait past LiteLLM's shadow-eval snapshot; only where a
+        # post-call hook is sure to follow (`audit._deferred_record`).
+        self._deferred = DeferredRecords(
+            recorder=self._recorder, key=f"{PENDING_KEY}:{name}", enabled="post_call" in modes
+        )
         self._modes = modes
         # Audits and output checks run in post-call hooks: without post_call no hook would
         # ever take a call's state, so none is kept (and nothing is audited).
@@ -205,8 +213,9 @@ class AxonFlowGuardrail(CustomGuardrail):
             return None
         finally:
             if recorded is not None:
-                target = rewritten if rewritten is not None else data
-                self._recorder.record(target, recorded, started=started, hook=hook)
+                self._deferred.record(
+                    data, recorded, started=started, hook=hook, rewritten=rewritten
+                )
 
     def _identify(self, auth: Any, data: dict[str, Any]) -> CallerIdentity:
         """Who calls and how strictly to govern them; their tokens out of LiteLLM's logs."""
@@ -313,9 +322,15 @@ class AxonFlowGuardrail(CustomGuardrail):
 
     # ------------------------------------------------------------------ after the model
 
+    def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
+        """LiteLLM is about to call the provider (past its snapshot): a deferred entry is
+        written now, so a failing model call's log carries it too."""
+        self._deferred.flush(kwargs)
+
     async def async_post_call_success_hook(
         self, data: dict[str, Any], user_api_key_dict: Any, response: Any
     ) -> Any:
+        self._deferred.flush(data)
         state = self.calls.take(data)
         if state is None:
             return response
@@ -336,6 +351,7 @@ class AxonFlowGuardrail(CustomGuardrail):
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: Any, response: Any, request_data: dict[str, Any]
     ) -> AsyncGenerator[Any, None]:
+        self._deferred.flush(request_data)  # before the first chunk: a client may leave
         state = self.calls.take(request_data)
         if state is None:
             async for chunk in response:
@@ -389,6 +405,7 @@ class AxonFlowGuardrail(CustomGuardrail):
         traceback_str: str | None = None,
     ) -> HTTPException | None:
         """Audit LLM calls that failed after a pre-check; ignore every other request."""
+        self._deferred.flush(request_data)
         state = self.calls.take(request_data)
         if state is not None:
             status = getattr(original_exception, "status_code", None)

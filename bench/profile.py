@@ -34,20 +34,34 @@ from bench.run import DEFAULT_OUT, MODES, Bench
 
 __all__ = ["CATEGORIES", "attribute", "main"]
 
-#: (category, substring of a frame's "function (file:line)"): a stack belongs to the first
-#: category any of its frames matches, so the guardrail's own categories come first (LiteLLM
-#: code the guardrail calls is the guardrail's cost) and the most specific LiteLLM parts
-#: before LiteLLM as a whole.
+#: (category, substring of a frame's "function (file:line)"; py-spy names functions without
+#: their class): a stack belongs to the first category any of its frames matches. LiteLLM's
+#: auth comes first: the guardrail's route guard wraps it (`gates/_unhooked_routes.py`), but
+#: its cost is LiteLLM's. Then the guardrail's own categories (LiteLLM code the guardrail
+#: calls is the guardrail's cost), and the most specific LiteLLM parts before LiteLLM as a
+#: whole.
 CATEGORIES: tuple[tuple[str, str], ...] = (
-    ("guardrail: audit sink (SDK call, background)", "AuditSink._"),
-    ("guardrail: LiteLLM guardrail logging (record)", "GuardrailRecorder.record"),
-    ("guardrail: failure path (fail-open)", "PreCheckGate.on_failure"),
-    ("guardrail: pre-check (SDK call)", "AxonFlowClient._call"),
-    ("guardrail: post-call hook", "AxonFlowGuardrail.async_post_call"),
+    ("LiteLLM: auth (also under the guardrail's route guard)", "user_api_key_auth ("),
+    ("guardrail: audit (outbox write, shipper, SDK call)", "axonflow_guardrail/audit/_shipper"),
+    ("guardrail: audit (outbox write, shipper, SDK call)", "axonflow_guardrail/audit/_durable"),
+    ("guardrail: audit (outbox write, shipper, SDK call)", "axonflow_guardrail/audit/_sqlite"),
+    ("guardrail: audit (outbox write, shipper, SDK call)", "axonflow_guardrail/audit/_redis"),
+    ("guardrail: audit (outbox write, shipper, SDK call)", "axonflow_guardrail/audit/_sink"),
+    ("guardrail: audit (outbox write, shipper, SDK call)", "axonflow_guardrail/audit/_records"),
+    ("guardrail: LiteLLM guardrail logging (record)", "axonflow_guardrail/audit/_litellm_record"),
+    ("guardrail: LiteLLM guardrail logging (record)", "axonflow_guardrail/audit/_deferred"),
+    ("guardrail: failure path (fail-open)", "on_failure (axonflow_guardrail/gates/_pre_check"),
+    ("guardrail: pre-check (SDK + HTTP)", "pre_check (axonflow_guardrail/axonflow/_client.py"),
+    ("guardrail: post-call hooks", "async_post_call_success_hook (axonflow_guardrail"),
+    ("guardrail: post-call hooks", "async_post_call_streaming_iterator_hook (axonflow_guardrail"),
+    ("guardrail: post-call hooks", "async_post_call_failure_hook (axonflow_guardrail"),
+    ("guardrail: identity and token scrubbing", "axonflow_guardrail/request/_identity.py"),
+    ("guardrail: text extraction (reading the request)", "axonflow_guardrail/gates/_admission"),
     ("guardrail: other pre-call work", "axonflow_guardrail/"),
     ("peer: AxonFlowLogger", "axonflow_litellm/"),
     ("LiteLLM: guardrail plumbing", "litellm/integrations/custom_guardrail.py"),
     ("LiteLLM: shadow-eval snapshot of guardrails", "shadow_eval_logger.py"),
+    ("LiteLLM: body snapshot (every request)", "refresh_proxy_server_request_body_snapshot"),
     ("LiteLLM: logging callbacks", "litellm_logging.py"),
     ("LiteLLM: router + mock completion", "litellm/router.py"),
     ("LiteLLM: proxy request handling", "litellm/"),

@@ -123,6 +123,12 @@ def render_markdown(result: Mapping[str, Any], setups: Sequence[Setup]) -> str:
             else "as shipped (`--as-shipped`): only the guardrail's proxies cache LiteLLM's "
             "failing OTel import, which flatters (b)-(e)"
         ),
+        "- opentelemetry-sdk: "
+        + (
+            "installed in every proxy (`--otel-sdk`): LiteLLM's OTel import succeeds"
+            if cfg.get("otel_sdk")
+            else "not installed (as `litellm[proxy]` ships)"
+        ),
         f"- Load: closed loop, keep-alive, {cfg['rounds']} interleaved rounds x "
         f"{cfg['duration_s']:g} s per set-up and concurrency (rotating order), "
         f"concurrency {', '.join(map(str, cfg['concurrency']))}; figures are medians of "

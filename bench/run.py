@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from bench.otel_sdk import otel_sdk_dir
 from bench.procs import (
     BIN_DIR,
     REPO_ROOT,
@@ -116,6 +117,12 @@ def _parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Mode]:
         "LiteLLM's failing OTel import, which flatters (b)-(e) (see "
         "bench/equal_otel/sitecustomize.py; the default gives every proxy the cache)",
     )
+    parser.add_argument(
+        "--otel-sdk",
+        action="store_true",
+        help="install opentelemetry-sdk into every proxy (bench/otel_sdk.py): what an operator "
+        "with the SDK sees",
+    )
     args = parser.parse_args(argv)
     args.equal_otel = not args.as_shipped
     mode = MODES["quick" if args.quick else "smoke" if args.smoke else "full"]
@@ -138,7 +145,12 @@ def _parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Mode]:
 # ---------------------------------------------------------------------- environment
 
 
-def _child_env(extra: dict[str, str] | None = None, *, equal_otel: bool = False) -> dict[str, str]:
+def _child_env(
+    extra: dict[str, str] | None = None,
+    *,
+    equal_otel: bool = False,
+    otel_sdk: Path | None = None,
+) -> dict[str, str]:
     """The environment of every process we start.
 
     Offline cost map, no telemetry, no proxies for loopback, the repo on PYTHONPATH (for
@@ -161,6 +173,7 @@ def _child_env(extra: dict[str, str] | None = None, *, equal_otel: bool = False)
                 p
                 for p in (
                     str(REPO_ROOT / "bench" / "equal_otel") if equal_otel else "",
+                    str(otel_sdk) if otel_sdk else "",
                     str(REPO_ROOT),
                     os.environ.get("PYTHONPATH", ""),
                 )
@@ -269,6 +282,7 @@ class Proxy:
         *,
         agent_url: str | None,
         equal_otel: bool = False,
+        otel_sdk: Path | None = None,
     ) -> None:
         self.setup = setup
         self.port = free_port()
@@ -295,7 +309,7 @@ class Proxy:
                 f"proxy-{setup.key}",
                 argv,
                 log_dir=log_dir,
-                env=_child_env(extra, equal_otel=equal_otel),
+                env=_child_env(extra, equal_otel=equal_otel, otel_sdk=otel_sdk),
             )
         )
         self.worker = self.process.pid
@@ -429,6 +443,7 @@ class Bench:
                 self.log_dir,
                 agent_url=agent_url,
                 equal_otel=bool(getattr(self.args, "equal_otel", False)),
+                otel_sdk=otel_sdk_dir() if getattr(self.args, "otel_sdk", False) else None,
             )
         self.log(f"starting {len(self.proxies)} proxies: {', '.join(self.proxies)}")
         for key, proxy in self.proxies.items():
@@ -688,6 +703,7 @@ class Bench:
                 "max_requests_per_slice": mode.max_requests,
                 "memory_requests": mode.memory_requests,
                 "equal_otel": bool(getattr(self.args, "equal_otel", False)),
+                "otel_sdk": bool(getattr(self.args, "otel_sdk", False)),
                 "memory_setups": [k for k in mode.memory_setups if k in self.proxies],
             },
             "setups": {s.key: s.label for s in self.setups},

@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from axonflow_guardrail.request._identity import CallerIdentity
 __all__ = ["NO_DECISION", "CallState", "CallStateStore"]
 
 REQUEST_ID_KEY = "axonflow_request_id"
+_BUCKETS = ("metadata", "litellm_metadata")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -157,19 +158,36 @@ class CallStateStore:
         return entry[1] if entry else None
 
     def request_id_of(self, data: Any) -> str | None:
-        if not isinstance(data, MutableMapping):
-            return None
-        for bucket_name in ("metadata", "litellm_metadata"):
-            bucket = data.get(bucket_name)
-            if isinstance(bucket, MutableMapping):
-                value = bucket.get(self._key)
-                if isinstance(value, str):
-                    return value
-        return None
+        return stamped_id(data, self._key)
 
     def _evict(self, now: float) -> None:
-        while self._states:
-            oldest_id, (created, _) = next(iter(self._states.items()))
-            if len(self._states) <= self._max_entries and now - created <= self._max_age:
-                break
-            self._states.pop(oldest_id)
+        evict_oldest(self._states, now=now, max_age=self._max_age, max_entries=self._max_entries)
+
+
+def stamped_id(data: Any, key: str, *, buckets: tuple[str, ...] = _BUCKETS) -> str | None:
+    """The id stamped under `key` in the first of `buckets` of `data` that holds one."""
+    if not isinstance(data, Mapping):
+        return None
+    for bucket_name in buckets:
+        bucket = data.get(bucket_name)
+        if isinstance(bucket, Mapping):
+            value = bucket.get(key)
+            if isinstance(value, str):
+                return value
+    return None
+
+
+def evict_oldest(
+    entries: OrderedDict[str, tuple[float, Any]],
+    *,
+    now: float,
+    max_age: float,
+    max_entries: int,
+) -> None:
+    """Drop the oldest entries (kept as (created, value), oldest first) while there are too
+    many or the oldest is too old."""
+    while entries:
+        oldest_id, (created, _) = next(iter(entries.items()))
+        if len(entries) <= max_entries and now - created <= max_age:
+            break
+        entries.pop(oldest_id)

@@ -96,6 +96,11 @@ class Recorded:
     #: The deciding policy id (for the guardrail's own refusals, the error code), or "".
     policy: str = ""
 
+    @property
+    def changes_nothing(self) -> bool:
+        """A pass of the request as it came (not a refusal, nothing redacted)."""
+        return self.status != "guardrail_intervened" and not self.info.get("input_redacted")
+
     @classmethod
     def not_run(cls) -> Recorded:
         return cls("not_run", {"enforcement": "off"})
@@ -206,18 +211,31 @@ class GuardrailRecorder:
     def record(
         self, data: dict[str, Any], recorded: Recorded, *, started: float, hook: Any
     ) -> None:
-        """Never raises: a logging problem must not change what happens to the request."""
-        if recorded.outcome is not None:
-            self._events.decision(outcome=recorded.outcome, policy=recorded.policy)
-            name = str(self._guardrail.guardrail_name)
-            if recorded.outcome is Outcome.FAIL_OPEN:
-                name += UNSCANNED_SUFFIX
-            try:
-                name_applied_guardrail(data, name)
-            except Exception:
-                log.debug("axonflow: could not name the guardrail in the header", exc_info=True)
+        """Count, name and log at once. Never raises: a logging problem must not change what
+        happens to the request."""
+        self.announce(data, recorded)
+        self.log(data, recorded, started=started, ended=time.time(), hook=hook)
+
+    def announce(self, data: dict[str, Any], recorded: Recorded) -> None:
+        """Count the decision and name the guardrail in the applied-guardrails header: always
+        at once (a stream's headers are built before any post-call hook runs)."""
+        if recorded.outcome is None:
+            return
+        self._events.decision(outcome=recorded.outcome, policy=recorded.policy)
+        name = str(self._guardrail.guardrail_name)
+        if recorded.outcome is Outcome.FAIL_OPEN:
+            name += UNSCANNED_SUFFIX
         try:
-            ended = time.time()
+            name_applied_guardrail(data, name)
+        except Exception:
+            log.debug("axonflow: could not name the guardrail in the header", exc_info=True)
+
+    def log(
+        self, data: dict[str, Any], recorded: Recorded, *, started: float, ended: float, hook: Any
+    ) -> None:
+        """LiteLLM's guardrail entry (`StandardLoggingGuardrailInformation`), with the
+        decision's own times; may come later than `announce` (`audit._deferred_record`)."""
+        try:
             self._guardrail.add_standard_logging_guardrail_information_to_request_data(
                 guardrail_json_response=dict(recorded.info),
                 request_data=data,
