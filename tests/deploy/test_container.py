@@ -129,6 +129,9 @@ def test_allowed_request_is_answered_and_audited(container: Container, agent: De
     )
     assert len(audits) == 1
     assert audits[0]["authenticated_client_id"] == "litellm-container"
+    # Kept in the image's data volume first, readable by the proxy's user only.
+    outbox = "/var/lib/axonflow/axonflow-audit-outbox.db"
+    assert container.exec("stat", "-c", "%a %u", outbox).split() == ["600", "10001"]
 
 
 def test_sql_injection_is_refused_in_the_container(container: Container) -> None:
