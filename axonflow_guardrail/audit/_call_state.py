@@ -97,20 +97,12 @@ class CallStateStore:
     ) -> CallState:
         """The call's state; kept under a fresh id stamped into `data` when `keep` (only when a
         post-call hook will take it: nothing else would ever remove it)."""
-        state = CallState(
-            request_id=self.new_request_id(),
-            litellm_call_id=request.call_id,
-            call_type=request.call_type,
-            model=request.model,
-            route=request.route,
-            identity=request.identity,
-            decision=decision,
-            enforcement=request.identity.enforcement_mode,
+        state = self._state_of(
+            request,
+            decision,
             would_have_blocked=would_have_blocked,
             approval_id=approval_id,
             redacted=redacted,
-            query=request.query,
-            traceparent=request.traceparent,
         )
         if keep:
             self.put(data, state)
@@ -121,20 +113,27 @@ class CallStateStore:
     ) -> CallState:
         """A call `fail_open` let through: kept so its post-call hook records it, to be
         pre-checked and audited after the fact (`audit._retroactive`)."""
-        state = CallState(
+        state = self._state_of(request, NO_DECISION, failed_open=reason)
+        self.put(data, state)
+        return state
+
+    def _state_of(
+        self, request: GovernedRequest, decision: PreCheckDecision, **outcome: Any
+    ) -> CallState:
+        """What every kept call carries from its request; `outcome`: what the check added."""
+        return CallState(
             request_id=self.new_request_id(),
             litellm_call_id=request.call_id,
             call_type=request.call_type,
             model=request.model,
             route=request.route,
             identity=request.identity,
-            decision=NO_DECISION,
+            decision=decision,
             enforcement=request.identity.enforcement_mode,
             query=request.query,
-            failed_open=reason,
+            traceparent=request.traceparent,
+            **outcome,
         )
-        self.put(data, state)
-        return state
 
     def put(self, data: MutableMapping[str, Any], state: CallState) -> None:
         """Keep `state` and stamp its id into the request's metadata (overwriting any forgery)."""

@@ -80,3 +80,42 @@ def test_two_guardrails_on_one_request_each_find_their_own_state() -> None:
     assert taken_a.request_id == "ra"
     assert taken_b is not None
     assert taken_b.request_id == "rb"
+
+
+def test_a_decided_call_and_a_fail_open_pass_carry_the_same_request_fields() -> None:
+    """Both are built from the request by one function: a field added for one (the trace
+    context once was) cannot be missing from the other, whose audit is sent much later."""
+    from axonflow_guardrail.request._extracted import ExtractedText
+    from axonflow_guardrail.request._governed import GovernedRequest
+
+    base = state("unused")
+    request = GovernedRequest(
+        data={},
+        call_type="acompletion",
+        call_id="call-9",
+        model="m",
+        route="/v1/chat/completions",
+        identity=base.identity,
+        text=ExtractedText(segments=(), truncated=False, total_chars=0),
+        query="Summarise the report",
+        traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    )
+    store = CallStateStore()
+    decided = store.remember(
+        {},
+        request=request,
+        decision=base.decision,
+        would_have_blocked=False,
+        approval_id=None,
+        redacted=False,
+        keep=False,
+    )
+    passed = store.remember_failed_open({}, request=request, reason="AxonFlow is unreachable")
+    for kept in (decided, passed):
+        assert (kept.litellm_call_id, kept.query, kept.traceparent) == (
+            "call-9",
+            "Summarise the report",
+            request.traceparent,
+        )
+    assert passed.failed_open == "AxonFlow is unreachable"
+    assert passed.decision.context_id == ""
