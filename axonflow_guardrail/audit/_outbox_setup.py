@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import redis.asyncio as aioredis
-import yaml
 
+from axonflow_guardrail._running_proxy import running_proxy_config
 from axonflow_guardrail._settings import ConfigurationError, GuardrailSettings
 from axonflow_guardrail.audit._durable_sink import DurableAuditSink
 from axonflow_guardrail.audit._outbox import Outbox
@@ -177,7 +176,7 @@ def _proxy_redis_kwargs() -> dict[str, Any] | None:
     redis_kwargs = getattr(cache, "redis_kwargs", None)
     if isinstance(redis_kwargs, Mapping) and (redis_kwargs.get("host") or redis_kwargs.get("url")):
         return dict(redis_kwargs)
-    router = _proxy_config().get("router_settings")
+    router = running_proxy_config().get("router_settings")
     if isinstance(router, Mapping) and router.get("redis_host"):
         return {
             "host": _secret(router["redis_host"]),
@@ -198,16 +197,3 @@ def _secret(value: Any) -> Any:
     if isinstance(value, str) and value.startswith("os.environ/"):
         return os.environ.get(value.removeprefix("os.environ/"))
     return value
-
-
-def _proxy_config() -> Mapping[str, Any]:
-    proxy_server = sys.modules.get("litellm.proxy.proxy_server")
-    path = getattr(proxy_server, "user_config_file_path", None)
-    if not isinstance(path, str) or not path:
-        return {}
-    try:
-        with open(path, encoding="utf-8") as handle:
-            config = yaml.safe_load(handle)
-    except (OSError, yaml.YAMLError):
-        return {}
-    return config if isinstance(config, Mapping) else {}

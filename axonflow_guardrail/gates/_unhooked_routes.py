@@ -36,11 +36,11 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-import yaml
 from fastapi import HTTPException
 
 from axonflow_guardrail._errors import ErrorCode, governance_error
 from axonflow_guardrail._log import log
+from axonflow_guardrail._running_proxy import running_proxy_config
 from axonflow_guardrail._settings import GuardrailSettings
 from axonflow_guardrail.axonflow._client import PreCheckDecision, Verdict
 from axonflow_guardrail.gates._admission import not_checkable, read_request
@@ -282,24 +282,9 @@ def _is_realtime(model: Any) -> bool:
     return mode == "realtime" or (isinstance(name, str) and "realtime" in name)
 
 
-def _proxy_config() -> Mapping[str, Any]:
-    """The proxy's config file as LiteLLM read it. At guardrail start-up LiteLLM has not yet
-    published its `general_settings` or router, but it has recorded the file's path."""
-    proxy_server = sys.modules.get("litellm.proxy.proxy_server")
-    path = getattr(proxy_server, "user_config_file_path", None)
-    if not isinstance(path, str) or not path:
-        return {}
-    try:
-        with open(path, encoding="utf-8") as handle:
-            config = yaml.safe_load(handle)
-    except (OSError, yaml.YAMLError):
-        return {}
-    return config if isinstance(config, Mapping) else {}
-
-
 def log_ungoverned_features(guardrail_name: str) -> None:
     """One WARNING naming what the running proxy enables that governance cannot reach."""
-    config = _proxy_config()
+    config = running_proxy_config()
     settings = config.get("general_settings")
     features = ungoverned_features(
         settings if isinstance(settings, Mapping) else {}, config.get("model_list")
