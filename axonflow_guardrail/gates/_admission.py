@@ -14,7 +14,12 @@ from fastapi import HTTPException
 from axonflow_guardrail._errors import ErrorCode, governance_error
 from axonflow_guardrail._log import log
 from axonflow_guardrail._settings import GuardrailSettings
-from axonflow_guardrail.request._extracted import RequestNotCheckable, show_path
+from axonflow_guardrail.request._extracted import (
+    ExtractedText,
+    MalformedRequest,
+    RequestNotCheckable,
+    show_path,
+)
 from axonflow_guardrail.request._governed import GovernedRequest
 from axonflow_guardrail.request._identity import CallerIdentity
 from axonflow_guardrail.request._text import extract_request_text
@@ -55,6 +60,8 @@ def read_request(
             "placeholders (unverifiable_content: placeholder).",
             fields=[show_path(u.path) for u in text.unverifiable][:20],
         )
+    query = text.joined()
+    _refuse_unencodable(query, text)
     return GovernedRequest(
         data=data,
         call_type=call_type,
@@ -63,10 +70,26 @@ def read_request(
         route=route,
         identity=identity,
         text=text,
-        query=text.joined(),
+        query=query,
         unverifiable_refused=refuse_unverifiable,
         traceparent=traceparent_of(data),
     )
+
+
+def _refuse_unencodable(query: str, text: ExtractedText) -> None:
+    """Text that is not valid Unicode (a lone surrogate, which `json.loads` accepts from a
+    `\\ud800` escape and some LiteLLM releases pass on) cannot be sent to AxonFlow: the SDK call
+    would fail before it left, and that failure must never read as AxonFlow's unavailability,
+    which `fail_open` would let through. It is the client's error: 400, naming the field."""
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError:
+        for segment in text.segments:
+            try:
+                segment.text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise MalformedRequest(segment.path, "text is not valid Unicode") from None
+        raise MalformedRequest((), "text is not valid Unicode") from None
 
 
 def not_checkable(exc: RequestNotCheckable, call_id: str) -> HTTPException:
