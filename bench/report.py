@@ -73,6 +73,7 @@ def render_table(
     summaries: Mapping[int, Mapping[str, Summary]],
     setups: Sequence[Setup],
     budget: Sequence[BudgetLine],
+    gap: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     """A plain-text table for the console (medians of rounds; ratios are same-round)."""
     rows = [list(_HEADERS), *_rows(summaries, setups)]
@@ -90,6 +91,11 @@ def render_table(
     for line in budget:
         mark = {True: "PASS", False: "FAIL", None: "----"}[line.passed]
         lines.append(f"  [{mark}] {line.text}: {line.measured}")
+    if gap:
+        lines.append("")
+        lines.append(f"Where the added CPU goes (concurrency {gap[0]['concurrency']}, ablation):")
+        for part in gap:
+            lines.append(f"  {part['cpu_ms_per_request']:+6.2f} ms  {part['part']}")
     return "\n".join(lines)
 
 
@@ -153,6 +159,23 @@ def render_markdown(result: Mapping[str, Any], setups: Sequence[Setup]) -> str:
     for line in budget:
         mark = {True: "✅ pass", False: "❌ fail", None: "- not run"}[line.passed]
         out.append(f"| {mark} | {line.text} | {line.measured} |")
+    gap = result.get("ablation") or []
+    if gap:
+        out += [
+            "",
+            "## Where the added CPU goes (ablation)",
+            "",
+            f"Worker CPU per request at concurrency {gap[0]['concurrency']}, medians of "
+            "same-round differences between set-ups (bench/ablation.py, bench/stats.py "
+            "`GAP_PARTS`).",
+            "",
+            "| part | ms per request | what would remove it |",
+            "|---|---:|---|",
+        ]
+        out += [
+            f"| {g['part']} | {g['cpu_ms_per_request']:+.2f} | {g['what_would_remove_it']} |"
+            for g in gap
+        ]
     memories = result.get("memory") or {}
     if memories:
         out += ["", "## Memory", ""]

@@ -1,4 +1,4 @@
-"""The five set-ups the benchmark compares, and the proxy config each one runs.
+"""The set-ups the benchmark compares, and the proxy config each one runs.
 
 Every set-up is the real `litellm` proxy CLI with the same mock model (`mock_response`: no
 network, no provider) and the same master key; they differ only in governance:
@@ -13,6 +13,19 @@ network, no provider) and the same master key; they differ only in governance:
      `axonflow-guardrail ship-audits` process (on the other core) delivers
 
 (b), (d) and (e) use the default durable outbox: SQLite, shipped in-process.
+
+What an operator with `opentelemetry-sdk` installed sees (issue 17): every proxy of these two
+has the SDK on its path (`bench/otel_sdk.py`), so LiteLLM's OTel import succeeds:
+
+  o  (a) with `opentelemetry-sdk`
+  p  (b) with `opentelemetry-sdk`
+
+Ablations, measured at the highest concurrency only (the CPU budget's level): where (b)'s
+added CPU goes, by taking parts away (`bench/ablation.py`):
+
+  h  a registered guardrail whose hooks return at once: LiteLLM's dispatch of any guardrail
+  i  (b) whose SDK calls are answered from memory after one real exchange per route: (b)
+     without the HTTP exchange (aiohttp, sockets) of its pre-check and audit
 
 Each set-up that talks to an agent has its own, so (e)'s delay and (c)'s traffic never touch
 (b)'s numbers, and each agent's `/__dev/stats` describes one set-up.
@@ -48,7 +61,7 @@ AUDIT_DELAY_S = 0.5
 DEAD_BREAKER_THRESHOLD = 3
 DEAD_BREAKER_RECOVERY_S = 86_400.0
 
-Governance = Literal["none", "guardrail", "peer"]
+Governance = Literal["none", "guardrail", "peer", "noop"]
 AgentKind = Literal["none", "own", "dead"]
 
 
@@ -61,6 +74,12 @@ class Setup:
     audit_delay_s: float = 0.0
     outbox: str = "sqlite"
     shipper: str = "in_process"
+    #: The proxy has `opentelemetry-sdk` on its path.
+    otel_sdk: bool = False
+    #: Measured only at the run's highest concurrency (an ablation of the CPU budget line).
+    high_only: bool = False
+    #: The guardrail class the config names, when not the real one (`bench/ablation.py`).
+    guardrail_class: str = "axonflow_guardrail.AxonFlowGuardrail"
 
     @property
     def label(self) -> str:
@@ -75,6 +94,17 @@ ALL_SETUPS: tuple[Setup, ...] = (
     Setup("e", "(b), audit route +500 ms", "guardrail", "own", audit_delay_s=AUDIT_DELAY_S),
     Setup("f", "(b), in-memory audit queue", "guardrail", "own", outbox="memory"),
     Setup("g", "(b), external shipper", "guardrail", "own", shipper="external"),
+    Setup("o", "(a) with opentelemetry-sdk", "none", "none", otel_sdk=True),
+    Setup("p", "(b) with opentelemetry-sdk", "guardrail", "own", otel_sdk=True),
+    Setup("h", "ablation: a guardrail doing nothing", "noop", "none", high_only=True),
+    Setup(
+        "i",
+        "ablation: (b) without HTTP",
+        "guardrail",
+        "own",
+        high_only=True,
+        guardrail_class="bench.ablation.AnsweredFromMemory",
+    ),
 )
 
 
@@ -107,7 +137,7 @@ def proxy_config(
         if agent_url is None:
             raise ValueError(f"set-up {setup.key} needs an agent URL")
         params: dict[str, Any] = {
-            "guardrail": "axonflow_guardrail.AxonFlowGuardrail",
+            "guardrail": setup.guardrail_class,
             "mode": ["pre_call", "post_call"],
             "default_on": True,
             "endpoint": agent_url,
@@ -124,6 +154,11 @@ def proxy_config(
             params["breaker_failure_threshold"] = DEAD_BREAKER_THRESHOLD
             params["breaker_recovery_seconds"] = DEAD_BREAKER_RECOVERY_S
         config["guardrails"] = [{"guardrail_name": "axonflow", "litellm_params": params}]
+    elif setup.governance == "noop":
+        noop = {"guardrail": "bench.ablation.DoesNothing", "mode": ["pre_call", "post_call"]}
+        config["guardrails"] = [
+            {"guardrail_name": "noop", "litellm_params": {**noop, "default_on": True}}
+        ]
     elif setup.governance == "peer":
         # The endpoint reaches the callback through BENCH_PEER_ENDPOINT (see peer_callback).
         config["litellm_settings"] = {"callbacks": "bench.peer_callback.axonflow_peer"}

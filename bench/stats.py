@@ -18,7 +18,9 @@ __all__ = [
     "Slice",
     "Summary",
     "evaluate_budget",
+    "explain_gap",
     "percentile",
+    "same_round_cpu_delta",
     "summarise",
 ]
 
@@ -204,41 +206,53 @@ def evaluate_budget(
     lines.append(
         BudgetLine(
             "b_throughput",
-            f"(b) throughput >= 85 % of (a) (concurrency {high})",
+            f"(b) throughput >= 90 % of (a) (concurrency {high})",
             _pct(tput),
-            None if tput is None else tput >= 0.85,
+            None if tput is None else tput >= 0.90,
+        )
+    )
+    cpu = b_hi.cpu_delta_ms if b_hi else None
+    a_hi = get(high, "a")
+    lines.append(
+        BudgetLine(
+            "b_cpu",
+            f"(b) worker CPU per request - (a)'s <= 1.0 ms (concurrency {high})",
+            _ms(cpu)
+            + (
+                f" ({_num(b_hi.cpu_ms_per_request)} ms vs (a) {_num(a_hi.cpu_ms_per_request)} ms)"
+                if b_hi and a_hi
+                else ""
+            ),
+            None if cpu is None else cpu <= 1.0,
         )
     )
     over = b_lo.p50_overhead_ms if b_lo else None
     lines.append(
         BudgetLine(
             "b_p50_overhead",
-            f"(b) p50 - (a) p50 - agent pre-check service time <= 2 ms (concurrency {low})",
+            f"(b) p50 - (a) p50 - agent pre-check service time <= 1.5 ms (concurrency {low})",
             _ms(over)
             + (
                 f" (p50 delta {_ms(b_lo.p50_delta_ms)}, agent {_ms(b_lo.agent_pre_check_p50_ms)})"
                 if b_lo
                 else ""
             ),
-            None if over is None else over <= 2.0,
+            None if over is None else over <= 1.5,
         )
     )
     lines.append(_peer_line(slices, levels))
-    if d_hi and d_lo:
-        d_tput, d_p50 = d_hi.throughput_vs_a, d_lo.p50_vs_a
-        ok = None
-        if d_tput is not None and d_p50 is not None:
-            ok = d_tput >= 0.95 and d_p50 <= 1.05
+    if d_hi:
+        d_tput = d_hi.throughput_vs_a
         lines.append(
             BudgetLine(
                 "d_outage",
-                f"(d) within 5 % of (a) (throughput at {high}, p50 at {low})",
-                f"throughput {_pct(d_tput)}, p50 {_pct(d_p50)} of (a)",
-                ok,
+                f"(d) throughput >= 98 % of (a) (concurrency {high})",
+                _pct(d_tput) + (f"; p50 at {low}: {_pct(d_lo.p50_vs_a)} of (a)" if d_lo else ""),
+                None if d_tput is None else d_tput >= 0.98,
             )
         )
     else:
-        lines.append(BudgetLine("d_outage", "(d) within 5 % of (a)", "not run", None))
+        lines.append(BudgetLine("d_outage", "(d) throughput >= 98 % of (a)", "not run", None))
     e_ratios = [(conc, get(conc, "e")) for conc in levels]
     measured = [(conc, s.p50_vs_b) for conc, s in e_ratios if s and s.p50_vs_b is not None]
     if measured:
@@ -271,6 +285,108 @@ def evaluate_budget(
     else:
         lines.append(BudgetLine("memory", "memory flat (< 10 MB growth)", "not run", None))
     return lines
+
+
+def same_round_cpu_delta(
+    slices: Sequence[Slice], setup: str, other: str, conc: int
+) -> float | None:
+    """Median over rounds of `setup`'s worker CPU per request minus `other`'s, same round."""
+    index = {(s.setup, s.round): s for s in slices if s.concurrency == conc}
+    values: list[float | None] = []
+    for (key, rnd), s in index.items():
+        ref = index.get((other, rnd))
+        if key != setup or ref is None:
+            continue
+        if s.cpu_ms_per_request is not None and ref.cpu_ms_per_request is not None:
+            values.append(s.cpu_ms_per_request - ref.cpu_ms_per_request)
+    return _median(values)
+
+
+#: (label, set-up, minus set-up, what would remove it): the ablation of (b)'s and (d)'s added
+#: worker CPU, each a median of same-round differences at the highest concurrency.
+GAP_PARTS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "(b) - (a): what governance adds, in all",
+        "b",
+        "a",
+        "",
+    ),
+    (
+        "(h) - (a): LiteLLM's dispatch of any guardrail (hooks that return at once)",
+        "h",
+        "a",
+        "LiteLLM's own code: not the guardrail's to remove",
+    ),
+    (
+        "(i) - (h): the guardrail's Python (reading the request, identity, call state, the "
+        "SDK's request and answer objects, the outbox, LiteLLM's record) and its garbage",
+        "i",
+        "h",
+        "fewer objects per call; the SDK's pydantic models and httpx objects are most of it",
+    ),
+    (
+        "(b) - (i): the HTTP exchanges of the pre-check and the audit (aiohttp, sockets)",
+        "b",
+        "i",
+        "a batch audit route in AxonFlow and the SDK (one exchange per many audits), or a "
+        "leaner HTTP/1.1 client than aiohttp's",
+    ),
+    (
+        "(b) - (g): of all that, delivering the audit in the worker (SDK call and HTTP)",
+        "b",
+        "g",
+        "`audit_shipper: external` (an `axonflow-guardrail ship-audits` process beside the "
+        "proxy), which the operator chooses",
+    ),
+    (
+        "(d) - (a): AxonFlow down, breaker open (fail-open pass, its outbox record)",
+        "d",
+        "a",
+        "",
+    ),
+    (
+        "(d) - (h): of that, the guardrail's own fail-open pass (identity, reading the "
+        "request, call state, the outbox write for the retroactive audit)",
+        "d",
+        "h",
+        "writing the request once for the retroactive audit is what keeps an outage governed",
+    ),
+    (
+        "(o) - (a): a bare proxy with opentelemetry-sdk installed",
+        "o",
+        "a",
+        "",
+    ),
+    (
+        "(p) - (o): governance, with opentelemetry-sdk installed in both",
+        "p",
+        "o",
+        "",
+    ),
+)
+
+
+def explain_gap(slices: Sequence[Slice]) -> list[dict[str, Any]]:
+    """The ablation table: where (b)'s and (d)'s added CPU goes (set-ups not run are left out)."""
+    if not slices:
+        return []
+    high = max(s.concurrency for s in slices)
+    rows: list[dict[str, Any]] = []
+    for label, setup, other, remedy in GAP_PARTS:
+        delta = same_round_cpu_delta(slices, setup, other, high)
+        if delta is None:
+            continue
+        rows.append(
+            {
+                "part": label,
+                "setup": setup,
+                "minus": other,
+                "concurrency": high,
+                "cpu_ms_per_request": delta,
+                "what_would_remove_it": remedy,
+            }
+        )
+    return rows
 
 
 #: The peer counts as governing in a slice when the agent saw a pre-check for (nearly) every

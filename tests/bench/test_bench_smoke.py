@@ -87,6 +87,7 @@ def test_budget_lines_are_reported(smoke_run: tuple[Path, str]) -> None:
     keys = [line["key"] for line in result["budget"]]
     assert keys == [
         "b_throughput",
+        "b_cpu",
         "b_p50_overhead",
         "b_vs_peer",
         "d_outage",
