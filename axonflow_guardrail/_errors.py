@@ -25,7 +25,9 @@ from typing import Any
 
 from fastapi import HTTPException
 
-__all__ = ["ErrorCode", "GovernanceError", "governance_error"]
+from axonflow_guardrail.axonflow._failures import AxonFlowFailure, FailureKind
+
+__all__ = ["ErrorCode", "GovernanceError", "failure_code", "governance_error"]
 
 
 class ErrorCode(enum.StrEnum):
@@ -116,3 +118,12 @@ def governance_error(code: ErrorCode, message: str, **details: Any) -> Governanc
     retry = code in (ErrorCode.GOVERNANCE_UNAVAILABLE, ErrorCode.GUARDRAIL_ERROR)
     headers = {"Retry-After": "5"} if retry else None
     return GovernanceError(status_code=_STATUS[code], detail=detail, headers=headers)
+
+
+def failure_code(failure: AxonFlowFailure) -> ErrorCode:
+    """The client's code for an AxonFlow call that gave no usable answer, by its kind."""
+    return {
+        FailureKind.REJECTED: ErrorCode.GOVERNANCE_REJECTED,
+        FailureKind.UNAVAILABLE: ErrorCode.GOVERNANCE_UNAVAILABLE,
+        FailureKind.BROKEN: ErrorCode.GUARDRAIL_ERROR,
+    }[failure.kind]

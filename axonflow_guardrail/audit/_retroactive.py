@@ -74,8 +74,11 @@ class Retroactive:
                 gated=False,  # behind the shipper's own breaker
             )
         except Exception as failure:
-            if getattr(failure, "kind", None) is FailureKind.REJECTED:
+            kind = getattr(failure, "kind", None)
+            if kind is FailureKind.REJECTED:
                 raise NotReplayable(f"the retroactive pre-check was refused: {failure}") from None
+            if kind is FailureKind.BROKEN:  # sending it again would fail the same way
+                raise NotReplayable(f"the retroactive pre-check failed: {failure}") from None
             raise
         verdict = decision.verdict
         metadata: dict[str, Any] = {

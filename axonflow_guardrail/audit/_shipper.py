@@ -35,7 +35,7 @@ from axonflow_guardrail.audit._retroactive import FreshContext, NotReplayable, R
 from axonflow_guardrail.axonflow._breakers import BreakerGate
 from axonflow_guardrail.axonflow._circuit_breaker import BreakerPermit, CircuitBreaker
 from axonflow_guardrail.axonflow._client import AxonFlowClient
-from axonflow_guardrail.axonflow._failures import AxonFlowFailure
+from axonflow_guardrail.axonflow._failures import AxonFlowFailure, FailureKind
 from axonflow_guardrail.observe._events import NO_EVENTS, AuditEvents
 
 __all__ = ["Shipper"]
@@ -48,7 +48,14 @@ _SHUTDOWN_FLUSH_SECONDS = 5.0
 
 
 class _Permanent(Exception):
-    """AxonFlow refused the record for good (a 4xx): it becomes a dead letter."""
+    """The record cannot be delivered, ever: AxonFlow refused it for good (a 4xx), or the
+    guardrail cannot send it (a broken call: sending again would fail the same way). It
+    becomes a dead letter, kept for the operator (`axonflow-guardrail outbox dead-letters`)."""
+
+    def __init__(self, reason: str, *, answered: bool = True) -> None:
+        super().__init__(reason)
+        #: AxonFlow answered (so it is up); False when the call broke before any answer.
+        self.answered = answered
 
 
 def _answer_text(failure: BaseException) -> str:
@@ -216,7 +223,8 @@ class Shipper:
             try:
                 await self._send(entry)
             except _Permanent as exc:
-                permit.success()  # AxonFlow answered: it is up
+                if exc.answered:
+                    permit.success()  # AxonFlow answered: it is up
                 await self._dead_letter(entry, str(exc))
                 return
             except AxonFlowFailure as exc:
@@ -338,6 +346,8 @@ class Shipper:
 
     @staticmethod
     def _raise_if_permanent(failure: AxonFlowFailure) -> None:
+        if failure.kind is FailureKind.BROKEN:
+            raise _Permanent(f"the audit could not be sent: {failure.reason}", answered=False)
         status = failure.status
         if status is not None and 400 <= status < 500 and status not in _TRANSIENT_4XX:
             raise _Permanent(f"AxonFlow refused the audit (HTTP {status}): {failure.reason}")

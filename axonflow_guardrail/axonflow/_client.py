@@ -133,6 +133,8 @@ class AxonFlowClient:
         self._pep = _pep_handshake(declares_redaction=declares_redaction)
         self._sdk: axonflow.AxonFlow | None = None
         self._sdk_loop: asyncio.AbstractEventLoop | None = None
+        #: The SDK client's response hook records each answer's status (`_trace_headers`).
+        self._answers_seen = False
         self._events = events
 
     @property
@@ -153,7 +155,8 @@ class AxonFlowClient:
                 cache_enabled=False,
                 pep_handshake=self._pep,
             )
-            if not install_trace_hooks(self._sdk):
+            self._answers_seen = install_trace_hooks(self._sdk)
+            if not self._answers_seen:
                 log.warning("axonflow: this SDK takes no trace hooks; calls carry no traceparent")
             install_lean_http_client(self._sdk)
             self._sdk_loop = loop
@@ -199,14 +202,20 @@ class AxonFlowClient:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            failure = classify_failure(exc, answered=trace.status)
+            failure = classify_failure(
+                exc,
+                answered=trace.status,
+                # Only known when the response hook is in place (it records every answer).
+                answer_seen=trace.status is not None if self._answers_seen else None,
+            )
             if started is not None:
                 self._finished(function, started, failure.kind.value)
             if permit is not None:
                 if failure.kind is FailureKind.UNAVAILABLE:
                     permit.failure()
-                else:
-                    permit.success()
+                elif failure.kind is FailureKind.REJECTED:
+                    permit.success()  # it answered: it is up
+                # broken: says nothing about AxonFlow; the permit is released below
             raise failure from exc
         else:
             self._finished(function, started, None)

@@ -6,6 +6,13 @@ malformed answers, `AxonFlowError("HTTP 503: …")`). The guardrail only needs t
 things: did the platform *refuse* (401/402/403: it is up and says no, always fail closed), or
 was it *unavailable* (connection, timeout, 5xx, malformed answer: `fail_open` decides).
 `classify_failure` answers that, and every call in `_client` raises `AxonFlowFailure` only.
+
+A third answer keeps `fail_open` to its promise: a call that raised before AxonFlow answered,
+and not on the wire (a `ValueError` while the SDK encoded the request, a `TypeError` in our
+own code), is *broken*: the guardrail's own failure, never AxonFlow's unavailability, so it
+fails closed like any other bug of the guardrail (`fail_open_on_internal_error` decides).
+Without that, any input the guardrail or the SDK could not encode would pass unchecked under
+`fail_open: true`, as a lone surrogate once did.
 """
 
 from __future__ import annotations
@@ -27,8 +34,12 @@ _REJECTION_STATUSES = frozenset({401, 402, 403})
 
 
 class FailureKind(enum.Enum):
+    #: AxonFlow is up and said no (401/402/403): always fails closed.
     REJECTED = "rejected"
+    #: AxonFlow could not answer (connection, timeout, 5xx, malformed answer): `fail_open`.
     UNAVAILABLE = "unavailable"
+    #: The call failed on our side before any answer: the guardrail's bug, fails closed.
+    BROKEN = "broken"
 
 
 class AxonFlowFailure(Exception):
@@ -74,12 +85,18 @@ def _status_from(exc: BaseException) -> int | None:
     return None
 
 
-def classify_failure(exc: BaseException, *, answered: int | None = None) -> AxonFlowFailure:
-    """Map anything an SDK call raised to rejected or unavailable. The only such mapping.
+def classify_failure(
+    exc: BaseException, *, answered: int | None = None, answer_seen: bool | None = None
+) -> AxonFlowFailure:
+    """Map anything an SDK call raised to rejected, unavailable or broken. The only such
+    mapping.
 
     `answered`: the HTTP status of the call's answer when known (read by a response hook),
     for SDK errors that drop it (the MCP checks raise `ConnectorError` with only the body's
     message): a 401 there is a refusal, never an outage that `fail_open` could let through.
+    `answer_seen`: whether the response hook saw an answer (None: not known, e.g. an SDK
+    that takes no hooks). False, with an error that is neither the wire's nor the SDK's own,
+    means the call broke on our side before AxonFlow said anything: broken, not unavailable.
     """
     if isinstance(exc, AxonFlowFailure):
         return exc
@@ -122,6 +139,11 @@ def classify_failure(exc: BaseException, *, answered: int | None = None) -> Axon
     if status is not None:
         return AxonFlowFailure(
             FailureKind.UNAVAILABLE, f"AxonFlow answered HTTP {status}", status=status
+        )
+    if answer_seen is False and not isinstance(exc, sdk_errors.AxonFlowError):
+        return AxonFlowFailure(
+            FailureKind.BROKEN,
+            f"the guardrail failed before AxonFlow answered: {type(exc).__name__}",
         )
     if isinstance(
         exc, (KeyError, pydantic.ValidationError, json.JSONDecodeError, ValueError, TypeError)

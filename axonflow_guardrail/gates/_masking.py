@@ -15,11 +15,11 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from axonflow_guardrail._errors import ErrorCode, governance_error
+from axonflow_guardrail._errors import ErrorCode, failure_code, governance_error
 from axonflow_guardrail._log import log
 from axonflow_guardrail._settings import GuardrailSettings
 from axonflow_guardrail.axonflow._client import AxonFlowClient, PreCheckDecision, Verdict
-from axonflow_guardrail.axonflow._failures import AxonFlowFailure, FailureKind
+from axonflow_guardrail.axonflow._failures import AxonFlowFailure
 from axonflow_guardrail.request._governed import GovernedRequest
 from axonflow_guardrail.request._rewrite import split_masked, write_back
 
@@ -69,9 +69,7 @@ class InputMasking:
             # Never sent unmasked, whatever `fail_open` says; a retry may find masking back.
             log.error("axonflow masking unavailable, request refused: %s", failure.reason)
             raise governance_error(
-                ErrorCode.GOVERNANCE_UNAVAILABLE
-                if failure.kind is FailureKind.UNAVAILABLE
-                else ErrorCode.GOVERNANCE_REJECTED,
+                failure_code(failure),
                 "The request contains data that governance requires to be masked, and masking "
                 f"is unavailable ({failure.reason}); the request was not sent.",
                 policies=list(decision.policies),

@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from axonflow_guardrail._errors import ErrorCode, governance_error
+from axonflow_guardrail._errors import ErrorCode, failure_code, governance_error
 from axonflow_guardrail._log import log
 from axonflow_guardrail._settings import GuardrailSettings
 from axonflow_guardrail.axonflow._client import AxonFlowClient
@@ -61,8 +61,10 @@ class OutputGate:
     async def check_response(self, response: Any, *, call: OutputCall) -> OutputVerdict:
         """Check a whole response and put masked text in it; raise to withhold it.
 
-        A failure of the check itself (not AxonFlow's: a bug) follows `fail_open` too, logged
-        with the call id: the response exists already, and the pre-check governed the request.
+        A failure of the check itself (not AxonFlow's: a bug) withholds the response (503
+        `guardrail_error`), logged with the call id, as a bug does before the call: unchecked
+        output only goes out in audit mode, or where the operator accepted that risk
+        (`fail_open_on_internal_error`, then `fail_open` decides).
         """
         try:
             verdict = await self.check(extract_response_text(response), call=call)
@@ -79,9 +81,13 @@ class OutputGate:
             raise
         except Exception:
             log.exception("axonflow output check failed; call_id=%s", call.call_id)
-            if not self._settings.fail_open:
+            settings = self._settings
+            if call.enforcement != "audit" and not (
+                settings.fail_open_on_internal_error and settings.fail_open
+            ):
                 raise governance_error(
-                    ErrorCode.GOVERNANCE_UNAVAILABLE, "The response could not be checked."
+                    ErrorCode.GUARDRAIL_ERROR,
+                    "The governance layer failed while checking the response; it was withheld.",
                 ) from None
             return OutputVerdict(failed_open=True)
         return verdict
@@ -99,10 +105,13 @@ class OutputGate:
                 traceparent=call.traceparent,
             )
         except AxonFlowFailure as failure:
-            # Shadow mode never refuses; otherwise only unavailability may fail open.
-            if call.enforcement == "audit" or (
-                failure.kind is FailureKind.UNAVAILABLE and self._settings.fail_open
-            ):
+            # Shadow mode never refuses; otherwise only unavailability may fail open (and the
+            # guardrail's own failure, where the operator accepted that risk).
+            settings = self._settings
+            opens = failure.kind is FailureKind.UNAVAILABLE or (
+                failure.kind is FailureKind.BROKEN and settings.fail_open_on_internal_error
+            )
+            if call.enforcement == "audit" or (opens and settings.fail_open):
                 log.warning(
                     "axonflow output check not applied (%s): %s; call_id=%s",
                     "audit mode" if call.enforcement == "audit" else "FAIL-OPEN",
@@ -111,9 +120,7 @@ class OutputGate:
                 )
                 return OutputVerdict(failed_open=True)
             raise governance_error(
-                ErrorCode.GOVERNANCE_UNAVAILABLE
-                if failure.kind is FailureKind.UNAVAILABLE
-                else ErrorCode.GOVERNANCE_REJECTED,
+                failure_code(failure),
                 f"The response could not be checked by governance ({failure.reason}).",
             ) from None
         if not decision.allowed:

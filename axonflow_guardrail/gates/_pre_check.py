@@ -10,7 +10,8 @@ AxonFlow and refuses a denied request; `confirm_approved` asks again once a revi
 | rejected (401/402/403 from AxonFlow)      | refused                  | refused            |
 | unavailable (connect/timeout/5xx/garbage) | proceeds, logged loudly  | 503                |
 | breaker open                              | proceeds, logged loudly  | 503                |
-| the guardrail's own bug                   | 503 (`fail_open_on_internal_error`: as above) | 503 |
+| the guardrail's own bug, or a call broken | 503 (`fail_open_on_internal_error`: as above) | 503 |
+| on our side before AxonFlow answered      |                          |                    |
 
 In audit (shadow) mode nothing is refused: denials are recorded as "would have blocked".
 """
@@ -205,6 +206,9 @@ class PreCheckGate:
         self, failure: AxonFlowFailure, *, identity: CallerIdentity, call_id: str
     ) -> FailOpenPass:
         """Decide fail-open or fail-closed. Returns the pass, or raises the client's error."""
+        if failure.kind is FailureKind.BROKEN:
+            log.error("axonflow pre-check: %s; call_id=%s", failure.reason, call_id)
+            return self._internal_failure(failure, identity=identity, call_id=call_id)
         if failure.kind is FailureKind.REJECTED:
             log.warning(
                 "axonflow pre-check rejected by the platform (HTTP %s): %s; call_id=%s",
@@ -276,23 +280,32 @@ class PreCheckGate:
         """The guardrail's own bug: refused (503), unless the operator accepted the risk
         (`fail_open_on_internal_error`) or the caller is in audit mode, which never blocks."""
         log.exception("axonflow guardrail internal error; call_id=%s", call_id)
+        failure = AxonFlowFailure(
+            FailureKind.BROKEN, f"guardrail internal error: {type(exc).__name__}"
+        )
+        try:
+            return self._internal_failure(failure, identity=identity, call_id=call_id)
+        except HTTPException as refusal:
+            return refusal
+
+    def _internal_failure(
+        self, failure: AxonFlowFailure, *, identity: CallerIdentity | None, call_id: str
+    ) -> FailOpenPass:
+        """The guardrail's own failure: 503 `guardrail_error`, unless the operator accepted
+        the risk (`fail_open_on_internal_error`, then `fail_open` decides as for an outage)
+        or the caller is in audit mode."""
         passes = self._settings.fail_open_on_internal_error or (
             identity is not None and identity.enforcement_mode == "audit"
         )
         if not passes:
-            return governance_error(
+            raise governance_error(
                 ErrorCode.GUARDRAIL_ERROR,
                 "The governance layer failed on this request; it was not sent.",
             )
-        failure = AxonFlowFailure(
-            FailureKind.UNAVAILABLE, f"guardrail internal error: {type(exc).__name__}"
+        unavailable = AxonFlowFailure(FailureKind.UNAVAILABLE, failure.reason)
+        return self.on_failure(
+            unavailable, identity=identity or self._fallback_identity(), call_id=call_id
         )
-        try:
-            return self.on_failure(
-                failure, identity=identity or self._fallback_identity(), call_id=call_id
-            )
-        except HTTPException as refusal:  # fail_open: false
-            return refusal
 
     def _fallback_identity(self) -> CallerIdentity:
         return CallerIdentity(

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from axonflow.hitl import HITLApprovalRequest
 from fastapi import HTTPException
 
-from axonflow_guardrail._errors import ErrorCode, governance_error
+from axonflow_guardrail._errors import ErrorCode, failure_code, governance_error
 from axonflow_guardrail._log import log
 from axonflow_guardrail.axonflow._client import PreCheckDecision
 from axonflow_guardrail.axonflow._failures import AxonFlowFailure, FailureKind
@@ -93,7 +93,7 @@ def create_error(
         "axonflow approval request could not be created: %s; call_id=%s", failure.reason, call_id
     )
     return governance_error(
-        ErrorCode.GOVERNANCE_UNAVAILABLE,
+        failure_code(failure),  # unavailable, or the guardrail's own failure
         f"This request requires human approval, and the approval request could not be "
         f"created ({failure.reason}); it was not sent.",
         **details,
@@ -117,7 +117,7 @@ def redeem_error(failure: AxonFlowFailure, *, approval_id: str) -> HTTPException
         )
     log.warning("axonflow approval %s could not be read: %s", approval_id, failure.reason)
     return governance_error(
-        ErrorCode.GOVERNANCE_UNAVAILABLE,
+        failure_code(failure),  # unavailable, or the guardrail's own failure
         f"The approval could not be checked ({failure.reason}); the request was not sent. "
         "Retry later with the same approval id.",
         approval_request_id=approval_id,

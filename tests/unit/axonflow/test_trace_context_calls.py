@@ -56,14 +56,16 @@ class Recorder:
         self.calls.append((function, failure))
 
 
-def client(endpoint: str, *, secret: str = CLIENT[1], events: Any = None) -> AxonFlowClient:
+def client(
+    endpoint: str, *, secret: str = CLIENT[1], events: Any = None, threshold: int = 5
+) -> AxonFlowClient:
     return AxonFlowClient(
         endpoint=endpoint,
         client_id=CLIENT[0],
         client_secret=secret,
         tenant_id=None,
         call_timeout_seconds=2.0,
-        breakers=Breakers.create(failure_threshold=5, recovery_seconds=30),
+        breakers=Breakers.create(failure_threshold=threshold, recovery_seconds=3_600),
         declares_redaction=False,
         **({"events": events} if events is not None else {}),
     )

@@ -179,6 +179,8 @@ class _FailingClient:
     [
         (AxonFlowFailure(FailureKind.REJECTED, "creds", status=401), True, "governance_rejected"),
         (AxonFlowFailure(FailureKind.UNAVAILABLE, "down"), False, "governance_unavailable"),
+        # Broken on the guardrail's side: not an outage, so fail_open does not let it out.
+        (AxonFlowFailure(FailureKind.BROKEN, "bug"), True, "guardrail_error"),
     ],
 )
 async def test_shadow_mode_never_withholds_an_answer_it_could_not_check(
