@@ -122,15 +122,26 @@ def llm_call_audit(
     return LLMCallAudit(
         call_id=state.litellm_call_id or state.request_id,
         context_id=state.decision.context_id,
-        provider=_provider_of(response, state.model),
-        model=_model_of(response, state.model),
+        provider=_encodable(_provider_of(response, state.model)),
+        model=_encodable(_model_of(response, state.model)),
         usage=usage,
         latency_ms=int((time.monotonic() - state.checked_at) * 1000),
-        response_summary=text[:_SUMMARY_CHARS],
+        response_summary=_encodable(text[:_SUMMARY_CHARS]),
         metadata=metadata,
         replay=_replay_of(state) if state.query else None,
         traceparent=state.traceparent,
     )
+
+
+def _encodable(text: str) -> str:
+    """`text`, with any lone surrogate (a provider's `\\ud800` escape, which `json.loads`
+    keeps) as U+FFFD: neither the outbox nor the SDK can encode one, and a record that cannot
+    be encoded would be lost. Requests never get here with one (refused at admission)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def _replay_of(state: CallState) -> Replay:
