@@ -27,7 +27,7 @@ from litellm.integrations.custom_guardrail import CustomGuardrail
 from axonflow_guardrail import AxonFlowGuardrail
 from axonflow_guardrail.axonflow import _http_client
 
-__all__ = ["AnsweredFromMemory", "DoesNothing"]
+__all__ = ["AnsweredFromMemory", "DoesNothing", "exchange_from_memory"]
 
 
 class DoesNothing(CustomGuardrail):
@@ -45,9 +45,10 @@ _answers: dict[str, _Answer] = {}
 _real_exchange = _http_client.LeanHttpClient._exchange
 
 
-async def _exchange_from_memory(
+async def exchange_from_memory(
     self: _http_client.LeanHttpClient, request: httpx.Request, content: bytes | None
 ) -> httpx.Response:
+    """`LeanHttpClient._exchange`, answered from memory after one real 200 per route."""
     key = f"{request.method} {request.url.path}"
     saved = _answers.get(key)
     if saved is None:
@@ -63,5 +64,5 @@ class AnsweredFromMemory(AxonFlowGuardrail):
     """(i): the real guardrail; its SDK's HTTP answered from memory after one real exchange."""
 
     def __init__(self, **kwargs: Any) -> None:
-        _http_client.LeanHttpClient._exchange = _exchange_from_memory  # type: ignore[method-assign]
+        _http_client.LeanHttpClient._exchange = exchange_from_memory  # type: ignore[method-assign]
         super().__init__(**kwargs)
