@@ -1,12 +1,13 @@
-"""The SDK's HTTP client, lean: the SDK's own calls, sent on aiohttp without httpx's client layer.
+"""The SDK's HTTP client, lean: the SDK's own calls, sent without httpx's client layer.
 
 Why: the `axonflow` SDK sends every call through an `httpx.AsyncClient`. The guardrail makes
 two calls per LLM request (pre-check, then the audit) on the proxy worker's event loop, and
 `make bench` showed httpx costing most of their CPU: its default transport (httpcore, h11,
-anyio: pure Python) ~0.6 ms per call, and, once that was on aiohttp, still ~0.2 ms per call
-in the client layer above it (URL parsing, header and cookie merging, cookie extraction
-through `http.cookiejar`, the auth and redirect generators), plus the garbage all of that
-leaves for the collector, which on a LiteLLM-sized heap is the dearest part.
+anyio: pure Python) ~0.6 ms per call, and its client layer above it (URL parsing, header and
+cookie merging, cookie extraction through `http.cookiejar`, the auth and redirect generators)
+~0.2 ms more, plus the garbage all of that leaves for the collector, which on a LiteLLM-sized
+heap is the dearest part. aiohttp's client, which carried these calls for a while, still cost
+~0.5 ms per call (`_http11` says why, `python -m bench.call_cost` measures it).
 
 What this is: `LeanHttpClient` takes the place of the SDK's `_http_client`. The SDK still
 builds every call (route, body, headers, auth) and reads every answer (status, JSON, its
@@ -14,12 +15,13 @@ error mapping); only the bytes move differently. For each call it:
 
 - merges the SDK client's default headers with the call's, as httpx does;
 - builds the `httpx.Request` the SDK's request hooks expect and runs them (the SDK stamps
-  read identities in one), then sends exactly the headers they leave;
-- sends it on one keep-alive aiohttp session (HTTP parsing in C; aiohttp is already in the
-  proxy) with the SDK client's timeouts, no redirects, no cookies (the agent API keeps no
-  session; the SDK sends its portal cookie as an explicit header);
+  read identities in one), then sends exactly the head and body httpx would send;
+- sends it on a keep-alive HTTP/1.1 connection of its own (`_http11`: asyncio streams, TLS
+  with the SDK client's SSL context) within the SDK client's timeouts, no redirects, no
+  cookies (the agent API keeps no session; the SDK sends its portal cookie as an explicit
+  header);
 - answers with a real `httpx.Response`, so `raise_for_status`, `.json()` and the SDK's
-  status handling behave as before, and maps aiohttp's errors to the httpx errors the
+  status handling behave as before, and maps connection failures to the httpx errors the
   default transport raises for the same event, so `classify_failure` and the audit sink's
   retry rule see what they always saw.
 
@@ -36,9 +38,10 @@ import ssl
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import httpx
 import orjson
+
+from axonflow_guardrail.axonflow._http11 import ConnectFailed, Http11Error, Http11Pool
 
 __all__ = ["LeanHttpClient", "install_lean_http_client"]
 
@@ -61,13 +64,9 @@ class LeanHttpClient:
     def __init__(self, *, template: httpx.AsyncClient, ssl_context: ssl.SSLContext) -> None:
         self._template = template
         self._ssl = ssl_context
-        self._session: aiohttp.ClientSession | None = None
+        self._pools: dict[tuple[str, str, int], Http11Pool] = {}
         self._urls: dict[str, httpx.URL] = {}
         self._direct_origins: dict[str, bool] = {}
-        timeout = template.timeout
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=timeout.connect, sock_read=timeout.read
-        )
 
     # Whatever the SDK reads or calls that is not below comes from its own client.
     def __getattr__(self, name: str) -> Any:
@@ -87,9 +86,9 @@ class LeanHttpClient:
         return await self.request("POST", url, **kwargs)
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            await pool.close()
         await self._template.aclose()
 
     # ------------------------------------------------------------------ internals
@@ -119,16 +118,20 @@ class LeanHttpClient:
                 self._urls[url] = parsed
         return parsed
 
-    def _session_for_loop(self) -> aiohttp.ClientSession:
-        session = self._session
-        if session is None or session.closed:
-            session = self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=100, ssl=self._ssl),
-                auto_decompress=False,  # httpx decodes by Content-Encoding, as usual
-                cookie_jar=aiohttp.DummyCookieJar(),
-                trust_env=False,  # proxied origins never come here (see _direct)
+    def _pool_for(self, url: httpx.URL) -> Http11Pool:
+        port = url.port or (443 if url.scheme == "https" else 80)
+        key = (url.scheme, url.host, port)
+        pool = self._pools.get(key)
+        if pool is None:
+            timeout = self._template.timeout
+            pool = self._pools[key] = Http11Pool(
+                host=url.host,
+                port=port,
+                tls=self._ssl if url.scheme == "https" else None,
+                connect_timeout=timeout.connect,
+                read_timeout=timeout.read,
             )
-        return session
+        return pool
 
     async def _send(
         self, method: str, url: str, json: Any, headers: Mapping[str, str] | None
@@ -149,32 +152,24 @@ class LeanHttpClient:
         return response
 
     async def _exchange(self, request: httpx.Request, content: bytes | None) -> httpx.Response:
-        sent_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        url = request.url
+        head = [f"{request.method} {url.raw_path.decode('ascii')} HTTP/1.1".encode("ascii")]
+        head += [name + b": " + value for name, value in request.headers.raw]
+        wire = b"\r\n".join(head) + b"\r\n\r\n" + (content or b"")
+        pool = self._pool_for(url)
         try:
-            async with self._session_for_loop().request(
-                request.method,
-                str(request.url),
-                data=content,
-                headers=sent_headers,
-                allow_redirects=False,
-                timeout=self._timeout,
-            ) as answer:
-                body = await answer.read()
-                return httpx.Response(
-                    answer.status, headers=list(answer.raw_headers), content=body, request=request
-                )
-        except TimeoutError as exc:  # aiohttp's sock_connect / sock_read deadlines
+            answer = await pool.exchange(wire, method=request.method)
+        except TimeoutError as exc:  # the connect or read deadline
             raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
-        except (aiohttp.ClientConnectorError, ConnectionRefusedError) as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
-        except (
-            aiohttp.ServerDisconnectedError,  # httpcore: "Server disconnected without ..."
-            aiohttp.ClientPayloadError,  # a truncated body
-            aiohttp.ClientResponseError,  # an answer that is not HTTP
-        ) as exc:
+        except Http11Error as exc:  # httpcore: "Server disconnected without ...", truncated
             raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-        except (aiohttp.ClientError, OSError) as exc:
+        except ConnectFailed as exc:  # nothing was sent
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        except OSError as exc:
             raise httpx.NetworkError(str(exc), request=request) from exc
+        return httpx.Response(
+            answer.status, headers=answer.headers, content=answer.body, request=request
+        )
 
 
 def install_lean_http_client(sdk: object, attribute: str = "_http_client") -> bool:
