@@ -165,7 +165,9 @@ async def _read_answer(
                 raise Http11Error("a malformed Content-Length in the answer")
             length = int(value)
         elif lowered == b"transfer-encoding":
-            chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
+            # Only plain chunked: a compressed transfer coding would reach the SDK as bytes
+            # it reads as a malformed answer; better named here.
+            chunked = value.lower() == b"chunked"
             if not chunked:
                 raise Http11Error("a Transfer-Encoding this client does not read")
         elif lowered == b"connection":

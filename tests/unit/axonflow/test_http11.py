@@ -195,6 +195,7 @@ async def test_an_idle_connection_the_server_closed_is_replaced() -> None:
         (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", False),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", False),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", False),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", False),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", False),
     ],
 )
