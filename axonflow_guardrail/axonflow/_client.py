@@ -5,7 +5,8 @@ bounded by one deadline, behind its function's breaker, its failures classified 
 Speed: one SDK client per worker process and event loop, created lazily in the loop that
 uses it (httpx pools are bound to a loop), kept alive, SDK retries off (they turn a 5 s
 timeout into ~15 s), each call bounded by our own deadline, and its HTTP client replaced by
-a lean one on aiohttp (`_http_client`: the same calls at a fraction of the CPU).
+a lean one (`_http_client`, on `_http11`'s connections: the same calls at a fraction of the
+CPU).
 """
 
 from __future__ import annotations
