@@ -73,6 +73,7 @@ OTHER = "other (asyncio, stdlib, GC)"
 #: What the time inside a category was spent on (reported as sub-lines).
 DETAILS: tuple[tuple[str, str], ...] = (
     ("  of which HTTP client (aiohttp)", "aiohttp/client"),
+    ("  of which the guardrail's HTTP/1.1 connections", "axonflow_guardrail/axonflow/_http11"),
     ("  of which a failing import, retried per call", "_find_and_load"),
     ("  of which logging (handlers, formatting)", "logging/__init__.py"),
     ("  of which pydantic", "pydantic/"),

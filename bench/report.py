@@ -285,6 +285,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = json.loads((args.out / "latest.json").read_text())
     setups = [s for s in ALL_SETUPS if s.key in result["config"]["setups"]]
+    if result.get("slices"):
+        # Derived from the slices, so its wording follows bench/stats.py; the figures do not move.
+        from bench.stats import Slice, explain_gap
+
+        result["ablation"] = explain_gap([Slice(**s) for s in result["slices"]])
+        write_json(result, args.out / "latest.json")
     (args.out / "latest.md").write_text(render_markdown(result, setups))
     samples_path = args.out / "tmp" / "samples.json"
     if samples_path.exists():

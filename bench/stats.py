@@ -325,11 +325,11 @@ GAP_PARTS: tuple[tuple[str, str, str, str], ...] = (
         "fewer objects per call; the SDK's pydantic models and httpx objects are most of it",
     ),
     (
-        "(b) - (i): the HTTP exchanges of the pre-check and the audit (aiohttp, sockets)",
+        "(b) - (i): the HTTP exchanges of the pre-check and the audit (connections, sockets)",
         "b",
         "i",
-        "a batch audit route in AxonFlow and the SDK (one exchange per many audits), or a "
-        "leaner HTTP/1.1 client than aiohttp's",
+        "a batch audit route in AxonFlow and the SDK (one exchange per many audits); the "
+        "exchange itself is near its floor (`python -m bench.call_cost`)",
     ),
     (
         "(b) - (g): of all that, delivering the audit in the worker (SDK call and HTTP)",
