@@ -15,7 +15,8 @@ first, then, for a POST to one of these paths, hands the request's body and the 
 key to each registered guardrail that should run (LiteLLM's own `should_run_guardrail`, so
 `default_on`, opt-outs and per-request opt-ins behave as elsewhere). A refusal is raised from
 the dependency, before the endpoint runs, so nothing reaches the provider. Every other route
-pays one path test.
+pays one path test: FastAPI's analysis of the route's dependencies, which it redoes on every
+request once an override exists, is done once per route (`_override_analysis`).
 
 What it cannot do: these routes give no chance to rewrite the request or to see the answer,
 so a request that must be masked or approved is refused there, and no audit row is written.
@@ -44,6 +45,7 @@ from axonflow_guardrail._running_proxy import running_proxy_config
 from axonflow_guardrail._settings import GuardrailSettings
 from axonflow_guardrail.axonflow._client import PreCheckDecision, Verdict
 from axonflow_guardrail.gates._admission import not_checkable, read_request
+from axonflow_guardrail.gates._override_analysis import analyse_once
 from axonflow_guardrail.gates._pre_check import FailOpenPass, PreCheckGate
 from axonflow_guardrail.request._extracted import RequestNotCheckable
 from axonflow_guardrail.request._governed import GovernedRequest
@@ -209,6 +211,7 @@ def install_route_guard(governor: RouteGovernor) -> bool:
     _governors.add(governor)
     current = app.dependency_overrides.get(user_api_key_auth, user_api_key_auth)
     if not getattr(current, _MARK, False):
+        analyse_once()
         app.dependency_overrides[user_api_key_auth] = _guarded(current)
     return True
 

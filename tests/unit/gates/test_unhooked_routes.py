@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import types
+
 import pytest
 
 from axonflow_guardrail.gates._unhooked_routes import (
@@ -64,3 +67,31 @@ def test_outside_a_proxy_there_is_nothing_to_guard() -> None:
             return None
 
     assert install_route_guard(Governor()) is False
+
+
+def test_in_a_proxy_the_guard_overrides_auth_and_fastapi_analyses_it_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fastapi import FastAPI
+    from fastapi.dependencies import utils
+    from litellm.proxy.auth.user_api_key_auth import user_api_key_auth
+
+    class Governor:
+        def governs_unhooked_route(self, body: object, auth: object) -> bool:
+            return True
+
+        async def govern_unhooked_route(self, **kwargs: object) -> None:
+            return None
+
+    app = FastAPI()
+    monkeypatch.setitem(sys.modules, "litellm.proxy.proxy_server", types.SimpleNamespace(app=app))
+    monkeypatch.setattr(utils, "get_dependant", utils.get_dependant)  # restored after the test
+    fastapi_get_dependant = utils.get_dependant
+    governor = Governor()
+    assert install_route_guard(governor) is True
+    guard = app.dependency_overrides[user_api_key_auth]
+    assert guard is not user_api_key_auth
+    assert utils.get_dependant is not fastapi_get_dependant
+    assert utils.get_dependant.__wrapped__ is fastapi_get_dependant  # type: ignore[attr-defined]
+    assert install_route_guard(governor) is True  # a second guardrail: nothing stacks
+    assert app.dependency_overrides[user_api_key_auth] is guard
