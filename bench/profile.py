@@ -41,6 +41,10 @@ __all__ = ["CATEGORIES", "attribute", "main"]
 #: calls is the guardrail's cost), and the most specific LiteLLM parts before LiteLLM as a
 #: whole.
 CATEGORIES: tuple[tuple[str, str], ...] = (
+    # FastAPI re-analysed every dependency per request once the route guard's override was in
+    # place (~1 ms per request, found 2026-12-01 inside "LiteLLM: proxy request handling");
+    # `gates/_override_analysis.py` keeps the analyses, so this line should stay near zero.
+    ("guardrail: FastAPI's analysis of dependencies (route guard)", "get_dependant (fastapi/"),
     ("LiteLLM: auth (also under the guardrail's route guard)", "user_api_key_auth ("),
     ("guardrail: audit (outbox write, shipper, SDK call)", "axonflow_guardrail/audit/_shipper"),
     ("guardrail: audit (outbox write, shipper, SDK call)", "axonflow_guardrail/audit/_durable"),
