@@ -15,10 +15,11 @@ Scope, and what is refused rather than guessed: HTTP/1.1 (and 1.0) answers with
 interim 1xx answers are skipped. A malformed status line or header, a truncated body or an
 answer larger than `max_body_bytes` raise `Http11Error`; a connection that cannot be made raises
 `ConnectFailed`, one that breaks later the `OSError` asyncio raised; the deadlines raise
-`TimeoutError`. The caller (`_http_client`)
-maps these onto the httpx errors the SDK and `classify_failure` expect. A connection goes
-back to the pool only after a complete answer that allows it; a cancelled or failed exchange
-closes its connection (its answer could still arrive and would be read as the next one's).
+`TimeoutError`. The caller (`_http_client`) maps these onto the httpx errors the SDK and
+`classify_failure` expect. A connection goes back to the pool only after a complete answer
+that allows it; a cancelled or failed exchange closes its connection (its answer could still
+arrive and would be read as the next one's). A kept-alive connection that ends before a byte
+of the answer (the server's idle close racing the request) is retried once on a new one.
 """
 
 from __future__ import annotations
@@ -86,21 +87,19 @@ class Http11Pool:
         if slots is None:
             slots = self._slots = asyncio.Semaphore(self.limit)
         async with slots:
-            connection = await self._connection()
+            connection = self._idle_connection()
+            if connection is None:
+                return await self._exchange_on(await self._connect(), request, method)
             try:
-                async with asyncio.timeout(self.read_timeout):
-                    connection.writer.write(request)
-                    answer, keep = await _read_answer(
-                        connection.reader, method=method, max_body=self.max_body_bytes
-                    )
-            except BaseException:
-                connection.close()
-                raise
-            if keep and connection.reusable() and len(self._idle) < self.limit:
-                self._idle.append(connection)
-            else:
-                connection.close()
-            return answer
+                return await self._exchange_on(connection, request, method)
+            except Http11Error as exc:
+                if not exc.nothing_received:
+                    raise
+            # The server closed this kept-alive connection as the request went out (its
+            # keep-alive timeout, a load balancer's idle close): not a byte came back, so the
+            # request was not answered. Once more, on a new connection, as HTTP clients do;
+            # without it that race would read as AxonFlow unavailable, and fail open.
+            return await self._exchange_on(await self._connect(), request, method)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
@@ -110,12 +109,31 @@ class Http11Pool:
             with contextlib.suppress(OSError):
                 await connection.writer.wait_closed()
 
-    async def _connection(self) -> _Connection:
+    async def _exchange_on(self, connection: _Connection, request: bytes, method: str) -> Answer:
+        try:
+            async with asyncio.timeout(self.read_timeout):
+                connection.writer.write(request)
+                answer, keep = await _read_answer(
+                    connection.reader, method=method, max_body=self.max_body_bytes
+                )
+        except BaseException:
+            connection.close()
+            raise
+        if keep and connection.reusable() and len(self._idle) < self.limit:
+            self._idle.append(connection)
+        else:
+            connection.close()
+        return answer
+
+    def _idle_connection(self) -> _Connection | None:
         while self._idle:
             connection = self._idle.pop()  # the most recent: the least likely closed
             if connection.reusable():
                 return connection
             connection.close()
+        return None
+
+    async def _connect(self) -> _Connection:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 reader, writer = await asyncio.open_connection(

@@ -63,10 +63,9 @@ class RecordingPool(Http11Pool):
         super().__init__(**kw)  # type: ignore[arg-type]
         self.made: list[_Connection] = []
 
-    async def _connection(self) -> _Connection:
-        connection = await super()._connection()
-        if all(connection is not seen for seen in self.made):  # new, not taken from the idle
-            self.made.append(connection)
+    async def _connect(self) -> _Connection:
+        connection = await super()._connect()
+        self.made.append(connection)
         return connection
 
 
@@ -180,6 +179,61 @@ async def test_an_idle_connection_the_server_closed_is_replaced() -> None:
         answer = await pool.exchange(REQUEST, method="POST")
     assert answer.status == 200
     assert len(accepted) == 2
+
+
+async def test_a_kept_alive_connection_closed_as_the_request_went_out_is_retried_once() -> None:
+    """The server's idle close races the next request: it reads the request and closes without
+    a byte. The request goes once more, on a new connection, instead of failing (which the
+    guardrail would read as AxonFlow unavailable, and fail open)."""
+    async with serving(lambda n: OK if n == 0 else None) as (server, pool):
+        await pool.exchange(REQUEST, method="POST")
+        answer = await pool.exchange(REQUEST, method="POST")
+    assert answer.status == 200
+    assert (server.connections, server.requests) == (2, 3)
+
+
+async def test_the_retry_is_once_and_only_on_a_kept_alive_connection() -> None:
+    # A new connection that ends without a byte: no retry.
+    async with serving(lambda n: None) as (server, pool):
+        with pytest.raises(Http11Error):
+            await pool.exchange(REQUEST, method="POST")
+    assert (server.connections, server.requests) == (1, 1)
+    # A kept-alive one, and the new one after it, both end without a byte: one retry, then the
+    # error.
+    calls = 0
+
+    def first_answer_only(n: int) -> bytes | None:
+        nonlocal calls
+        calls += 1
+        return OK if calls == 1 else None
+
+    async with serving(first_answer_only) as (server, pool):
+        await pool.exchange(REQUEST, method="POST")
+        with pytest.raises(Http11Error):
+            await pool.exchange(REQUEST, method="POST")
+    assert (server.connections, server.requests) == (2, 3)
+
+
+async def test_a_kept_alive_connection_cut_mid_answer_is_not_retried() -> None:
+    """Bytes came back: the request may have been acted on, so it is not sent again."""
+    requests = 0
+
+    async def answer_then_cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal requests
+        for answer in (OK, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}"):
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(2)
+            requests += 1
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    async with pool_on(answer_then_cut) as pool:
+        await pool.exchange(REQUEST, method="POST")
+        with pytest.raises(Http11Error) as cut:
+            await pool.exchange(REQUEST, method="POST")
+    assert cut.value.nothing_received is False
+    assert (len(pool.made), requests) == (1, 2)
 
 
 @pytest.mark.parametrize(
