@@ -61,10 +61,10 @@ class OutputGate:
     async def check_response(self, response: Any, *, call: OutputCall) -> OutputVerdict:
         """Check a whole response and put masked text in it; raise to withhold it.
 
-        A failure of the check itself (not AxonFlow's: a bug) withholds the response (503
-        `guardrail_error`), logged with the call id, as a bug does before the call: unchecked
-        output only goes out in audit mode, or where the operator accepted that risk
-        (`fail_open_on_internal_error`, then `fail_open` decides).
+        A failure of the check itself (not AxonFlow's: a bug) is decided as a broken call
+        (`_unchecked`): the response is withheld (503 `guardrail_error`), logged with the call
+        id, as a bug does before the call, unless in audit mode or where the operator accepted
+        that risk (`fail_open_on_internal_error`, then `fail_open` decides).
         """
         try:
             verdict = await self.check(extract_response_text(response), call=call)
@@ -79,18 +79,36 @@ class OutputGate:
                 )
         except HTTPException:
             raise
-        except Exception:
+        except Exception as exc:
             log.exception("axonflow output check failed; call_id=%s", call.call_id)
-            settings = self._settings
-            if call.enforcement != "audit" and not (
-                settings.fail_open_on_internal_error and settings.fail_open
-            ):
-                raise governance_error(
-                    ErrorCode.GUARDRAIL_ERROR,
-                    "The governance layer failed while checking the response; it was withheld.",
-                ) from None
-            return OutputVerdict(failed_open=True)
+            bug = AxonFlowFailure(
+                FailureKind.BROKEN, f"guardrail internal error: {type(exc).__name__}"
+            )
+            return self._unchecked(bug, call=call)
         return verdict
+
+    def _unchecked(self, failure: AxonFlowFailure, *, call: OutputCall) -> OutputVerdict:
+        """The one place an answer the check could not judge is decided: let out unchecked
+        (logged loudly with the call id) or withheld with the client's error. Shadow mode
+        never withholds; otherwise only AxonFlow's unavailability may fail open, and the
+        guardrail's own failure only where the operator accepted that risk
+        (`fail_open_on_internal_error`)."""
+        settings = self._settings
+        opens = failure.kind is FailureKind.UNAVAILABLE or (
+            failure.kind is FailureKind.BROKEN and settings.fail_open_on_internal_error
+        )
+        if call.enforcement == "audit" or (opens and settings.fail_open):
+            log.warning(
+                "axonflow output check not applied (%s): %s; call_id=%s",
+                "audit mode" if call.enforcement == "audit" else "FAIL-OPEN",
+                failure.reason,
+                call.call_id,
+            )
+            return OutputVerdict(failed_open=True)
+        raise governance_error(
+            failure_code(failure),
+            f"The response could not be checked by governance ({failure.reason}); it was withheld.",
+        ) from None
 
     async def check(self, text: str, *, call: OutputCall) -> OutputVerdict:
         """Check `text`; raise the client's error when it is blocked (or unchecked, fail-closed)."""
@@ -105,24 +123,7 @@ class OutputGate:
                 traceparent=call.traceparent,
             )
         except AxonFlowFailure as failure:
-            # Shadow mode never refuses; otherwise only unavailability may fail open (and the
-            # guardrail's own failure, where the operator accepted that risk).
-            settings = self._settings
-            opens = failure.kind is FailureKind.UNAVAILABLE or (
-                failure.kind is FailureKind.BROKEN and settings.fail_open_on_internal_error
-            )
-            if call.enforcement == "audit" or (opens and settings.fail_open):
-                log.warning(
-                    "axonflow output check not applied (%s): %s; call_id=%s",
-                    "audit mode" if call.enforcement == "audit" else "FAIL-OPEN",
-                    failure.reason,
-                    call.call_id,
-                )
-                return OutputVerdict(failed_open=True)
-            raise governance_error(
-                failure_code(failure),
-                f"The response could not be checked by governance ({failure.reason}).",
-            ) from None
+            return self._unchecked(failure, call=call)
         if not decision.allowed:
             log.info(
                 "axonflow output blocked: decision_id=%s call_id=%s",

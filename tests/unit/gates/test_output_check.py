@@ -195,3 +195,40 @@ async def test_shadow_mode_never_withholds_an_answer_it_could_not_check(
     assert caught.value.detail["code"] == enforce_code
     verdict = await gate.check("answer", call=_call("audit"))
     assert verdict.failed_open is True
+
+
+class _BuggyClient:
+    async def check_output(self, **_: Any) -> Any:
+        raise RuntimeError("a bug in the guardrail, not AxonFlow's answer")
+
+
+@pytest.mark.parametrize(
+    ("fail_open", "on_internal_error", "enforcement", "withheld"),
+    [
+        (True, False, "enforce", True),  # fail_open covers AxonFlow's outages, not bugs
+        (False, False, "enforce", True),
+        (True, True, "enforce", False),  # the operator accepted the risk
+        (False, True, "enforce", True),  # ... and fail_open still decides
+        (False, False, "audit", False),  # shadow mode never withholds
+    ],
+)
+async def test_a_bug_while_checking_a_response_is_decided_as_a_broken_call(
+    fail_open: bool, on_internal_error: bool, enforcement: str, withheld: bool
+) -> None:
+    settings = GuardrailSettings(
+        endpoint="http://agent",
+        client_id="c",
+        check_output=True,
+        fail_open=fail_open,
+        fail_open_on_internal_error=on_internal_error,
+    )
+    gate = OutputGate(client=_BuggyClient(), settings=settings)  # type: ignore[arg-type]
+    response = chat(content="the answer")
+    if withheld:
+        with pytest.raises(HTTPException) as caught:
+            await gate.check_response(response, call=_call(enforcement))
+        assert caught.value.status_code == 503
+        assert caught.value.detail["code"] == "guardrail_error"
+    else:
+        verdict = await gate.check_response(response, call=_call(enforcement))
+        assert verdict.failed_open is True
