@@ -153,9 +153,16 @@ class LeanHttpClient:
 
     async def _exchange(self, request: httpx.Request, content: bytes | None) -> httpx.Response:
         url = request.url
-        head = [f"{request.method} {url.raw_path.decode('ascii')} HTTP/1.1".encode("ascii")]
-        head += [name + b": " + value for name, value in request.headers.raw]
-        wire = b"\r\n".join(head) + b"\r\n\r\n" + (content or b"")
+        raw = request.headers.raw
+        fields = b"\r\n".join([name + b": " + value for name, value in raw])
+        breaks = max(len(raw) - 1, 0)  # the ones the join put between the header lines
+        if fields.count(b"\n") != breaks or fields.count(b"\r") != breaks:
+            # A line break inside a header would start a header (or a request) of its own; h11
+            # and aiohttp refuse one too. Raised before anything is sent: the call is broken on
+            # our side, which fails closed (`classify_failure`), never an outage.
+            raise ValueError("a header of this AxonFlow call holds a line break")
+        head = f"{request.method} {url.raw_path.decode('ascii')} HTTP/1.1\r\n".encode("ascii")
+        wire = head + fields + b"\r\n\r\n" + (content or b"")
         pool = self._pool_for(url)
         try:
             answer = await pool.exchange(wire, method=request.method)

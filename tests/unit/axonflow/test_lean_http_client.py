@@ -130,6 +130,19 @@ async def test_per_call_headers_and_request_hooks_apply(
     assert sent["auth_client_id"] == CLIENT[0]
 
 
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\nX-Injected: 1", "a\rb"])
+async def test_a_line_break_in_a_header_is_never_sent_and_fails_closed(
+    agent: DevAgent, pair: tuple[axonflow.AxonFlow, axonflow.AxonFlow], value: str
+) -> None:
+    """httpx keeps such a value as it is, and h11 refused it on the wire; the lean client
+    refuses it before a byte is sent, as the guardrail's own failure (broken: fails closed)."""
+    _, lean = pair
+    with pytest.raises(ValueError, match="line break") as raised:
+        await lean.pre_check(user_token="u1", query="hello", extra_headers={"X-Other": value})
+    assert agent.requests() == []
+    assert classify_failure(raised.value, answer_seen=False).kind is FailureKind.BROKEN
+
+
 @pytest.mark.parametrize(
     ("fault", "kind", "unsent"),
     [
